@@ -1,0 +1,271 @@
+"""Storage battery 0x027D (Appendix Release R): declaration, ECHONET object, appliance
+interface and simulated plant.
+
+To drive a real battery, implement `BatteryAppliance` (read its measurements in `step`,
+pass commands on in `command`) and give it to `StorageBattery` in place of `SimBattery`.
+"""
+import struct
+
+from drready.clock import date_edt, time_edt
+from echonet.objects import SUPER_CLASS, EchonetObject, device_values, merge
+from echonet.props import date, enum, prop, raw, s32, times, u8, u16, u32
+
+CLASS_CODE = 0x027D
+
+# 0xDA / 0xCF operation modes
+RAPID_CHARGE = 0x41
+CHARGE = 0x42
+DISCHARGE = 0x43
+STANDBY = 0x44
+AUTO = 0x46
+_MODES = (0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x48, 0x49)
+# the modes this appliance carries out; the others are valid codes it refuses (SNA)
+SUPPORTED_MODES = (RAPID_CHARGE, CHARGE, DISCHARGE, STANDBY, AUTO)
+
+_WH = u32(0, 999999999)
+_AMOUNT = u32(1, 999999999, 0)  # 0 = no setting
+
+TABLE = merge(
+    SUPER_CLASS,
+    (
+        prop(0x80, "MoM", enum(0x30, 0x31)),
+        prop(0x89, "M--", u16(0, 0x03FF)),
+        prop(0x8C, "M--", raw(12)),
+        prop(0x97, "M--", times(1)),
+        prop(0x98, "M--", date()),
+        prop(0xA0, "M--", _WH),
+        prop(0xA1, "M--", _WH),
+        prop(0xA2, "M--", _WH),
+        prop(0xA3, "M--", _WH),
+        prop(0xA4, "M--", _WH),
+        prop(0xA5, "M--", _WH),
+        prop(0xA6, "oo-", u8(0, 100)),
+        prop(0xA7, "oo-", u8(0, 100)),
+        prop(0xA8, "M--", _WH),
+        prop(0xA9, "M--", _WH),
+        prop(0xAA, "MMM", _AMOUNT),
+        prop(0xAB, "MMM", _AMOUNT),
+        prop(0xC1, "MoM", enum(0x00, 0x01, 0x02, 0x03, 0x04)),
+        prop(0xC2, "MoM", enum(0x00, 0x01, 0x02, 0x03, 0x04)),
+        prop(0xC8, "M--", raw(8)),
+        prop(0xC9, "M--", raw(8)),
+        prop(0xCF, "M-M", enum(*_MODES)),
+        prop(0xD0, "o--", _WH),
+        prop(0xD3, "o--", s32()),
+        prop(0xDA, "MMM", enum(*_MODES)),
+        prop(0xDB, "M--", enum(0x00, 0x01, 0x02)),
+        prop(0xE2, "M--", _WH),
+        prop(0xE3, "M--", u16(0, 32766)),
+        prop(0xE4, "M--", u8(0, 100)),
+        prop(0xE6, "M--", enum(0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06)),
+        prop(0xEB, "oo-", _WH),
+        prop(0xEC, "oo-", _WH),
+    ),
+)
+
+
+class BatteryAppliance:
+    """What the ECHONET object needs from a battery. Power is AC watts, energy AC Wh.
+
+    Ratings are read once; `step` is called about once a second and must refresh the
+    measured attributes; `command` is called with every accepted change.
+    """
+
+    capacity_wh = 0  # usable energy between 0 % and 100 %
+    charge_w = (0, 0)  # (min, max) charging power
+    discharge_w = (0, 0)
+    voltage = 0  # nominal DC volts, for 0xE3
+    eff_charge = 1.0
+    eff_discharge = 1.0
+    # measured
+    stored_wh = 0.0
+    power_w = 0  # + charging, - discharging
+    state = STANDBY  # what it is actually doing (0xCF)
+    charged_wh = 0.0  # cumulative AC energy in / out
+    discharged_wh = 0.0
+
+    def step(self, now):
+        raise NotImplementedError
+
+    def command(self, mode, setting):
+        """mode: 0xDA code (or 0x31 for off); setting: the object's current settings."""
+        raise NotImplementedError
+
+
+class SimBattery(BatteryAppliance):
+    """A lithium-ion home battery; defaults from the project's DR model (9.8 kWh, 3 kW)."""
+
+    def __init__(self, capacity_wh=9800, charge_w=(100, 3000), discharge_w=(100, 3000), eff=0.95, soc=0.5, voltage=200):
+        self.capacity_wh = capacity_wh
+        self.charge_w = charge_w
+        self.discharge_w = discharge_w
+        self.eff_charge = eff
+        self.eff_discharge = eff
+        self.voltage = voltage
+        self.stored_wh = capacity_wh * soc
+        self.mode = STANDBY
+        self.setting = None
+        self.last = None
+        self.moved_wh = 0.0  # AC energy moved under the current command (for 0xAA/0xAB)
+
+    def command(self, mode, setting):
+        if mode != self.mode:
+            self.moved_wh = 0.0
+        self.mode = mode
+        self.setting = setting
+
+    def _target(self, now):
+        """(+charge / -discharge AC power it wants now, state code)."""
+        s = self.setting
+        mode = self.mode
+        if mode == AUTO:  # self-consumption: soak up midday solar, cover the evening load
+            hour = (int(now) // 3600) % 24
+            mode = CHARGE if 10 <= hour < 15 else DISCHARGE if 17 <= hour < 23 else STANDBY
+        if s is None or mode == STANDBY or mode == 0x31:
+            return 0, STANDBY
+        upper = self.capacity_wh * s.upper_pct / 100
+        lower = self.capacity_wh * s.lower_pct / 100
+        if mode in (CHARGE, RAPID_CHARGE):
+            lo, hi = self.charge_w
+            w = hi if mode == RAPID_CHARGE or not s.charge_w else min(max(s.charge_w, lo), hi)
+            if self.stored_wh >= upper - 1e-6 or (s.charge_wh and self.moved_wh >= s.charge_wh):
+                return 0, STANDBY
+            return w, self.mode if self.mode != AUTO else CHARGE
+        lo, hi = self.discharge_w
+        w = hi if not s.discharge_w else min(max(s.discharge_w, lo), hi)
+        if self.stored_wh <= lower + 1e-6 or (s.discharge_wh and self.moved_wh >= s.discharge_wh):
+            return 0, STANDBY
+        return -w, DISCHARGE
+
+    def step(self, now):
+        if self.last is None:
+            self.last = now
+        dt = now - self.last
+        self.last = now
+        w, self.state = self._target(now)
+        if dt > 0 and w:
+            s = self.setting
+            hours = dt / 3600
+            if w > 0:
+                room = self.capacity_wh * s.upper_pct / 100 - self.stored_wh
+                ac = min(w * hours, room / self.eff_charge)
+                if s.charge_wh:
+                    ac = min(ac, s.charge_wh - self.moved_wh)
+                ac = max(ac, 0.0)
+                self.stored_wh += ac * self.eff_charge
+                self.charged_wh += ac
+            else:
+                avail = self.stored_wh - self.capacity_wh * s.lower_pct / 100
+                ac = min(-w * hours, avail * self.eff_discharge)
+                if s.discharge_wh:
+                    ac = min(ac, s.discharge_wh - self.moved_wh)
+                ac = max(ac, 0.0)
+                self.stored_wh -= ac / self.eff_discharge
+                self.discharged_wh += ac
+            self.moved_wh += ac
+            # stopped at a limit during this step: report what it does from now on
+            w, self.state = self._target(now)
+        self.power_w = w
+
+
+class Settings:
+    """The controller-visible settings the appliance acts on."""
+
+    def __init__(self):
+        self.on = True
+        self.mode = STANDBY
+        self.charge_w = 0  # 0xEB, 0 = appliance maximum
+        self.discharge_w = 0  # 0xEC
+        self.charge_wh = 0  # 0xAA, 0 = no limit
+        self.discharge_wh = 0  # 0xAB
+        self.upper_pct = 100  # 0xA6
+        self.lower_pct = 30  # 0xA7, the backup reserve
+
+
+def _u32(edt):
+    return int.from_bytes(edt, "big")
+
+
+class StorageBattery(EchonetObject):
+    def __init__(self, instance, identity, appliance=None, now=0):
+        EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
+        self.appliance = appliance or SimBattery()
+        self.settings = Settings()
+        a = self.appliance
+        s = self.settings
+        device_values(self, identity)
+        v = self.values
+        v[0xC1] = b"\x01"
+        v[0xC2] = b"\x01"
+        v[0xC8] = struct.pack(">II", a.charge_w[0], a.charge_w[1])
+        v[0xC9] = struct.pack(">II", a.discharge_w[0], a.discharge_w[1])
+        v[0xDA] = bytes((s.mode,))
+        v[0xDB] = b"\x00"
+        v[0xE6] = b"\x04"
+        self.put(0xA6, s.upper_pct)
+        self.put(0xA7, s.lower_pct)
+        self.put(0xAA, 0)
+        self.put(0xAB, 0)
+        self.put(0xEB, 0)
+        self.put(0xEC, 0)
+        self.put(0xD0, a.capacity_wh)
+        a.command(s.mode, s)
+        self.tick(now)
+
+    def accept(self, epc, edt, now):
+        s = self.settings
+        x = edt[0]
+        if epc == 0xDA:
+            if x not in SUPPORTED_MODES:
+                return False
+            s.mode = x
+        elif epc == 0x80:
+            s.on = x == 0x30
+        elif epc == 0xEB or epc == 0xEC:
+            w = _u32(edt)
+            lo, hi = self.appliance.charge_w if epc == 0xEB else self.appliance.discharge_w
+            if w and not lo <= w <= hi:  # outside 0xC8/0xC9: refuse rather than clamp silently
+                return False
+            if epc == 0xEB:
+                s.charge_w = w
+            else:
+                s.discharge_w = w
+        elif epc == 0xAA:
+            s.charge_wh = _u32(edt)
+        elif epc == 0xAB:
+            s.discharge_wh = _u32(edt)
+        elif epc == 0xA6:
+            if x <= s.lower_pct:
+                return False
+            s.upper_pct = x
+        elif epc == 0xA7:
+            if x >= s.upper_pct:
+                return False
+            s.lower_pct = x
+        self.appliance.command(s.mode if s.on else 0x31, s)
+        return True
+
+    def tick(self, now):
+        a = self.appliance
+        a.step(now)
+        s = self.settings
+        cap = a.capacity_wh
+        stored = a.stored_wh
+        upper = cap * s.upper_pct / 100
+        lower = cap * s.lower_pct / 100
+        put = self.put
+        put(0x97, time_edt(now))
+        put(0x98, date_edt(now))
+        put(0xA0, int(cap / a.eff_charge))
+        put(0xA1, int(cap * a.eff_discharge))
+        put(0xA2, int((upper - lower) / a.eff_charge))
+        put(0xA3, int((upper - lower) * a.eff_discharge))
+        put(0xA4, int(max(upper - stored, 0) / a.eff_charge))
+        put(0xA5, int(max(stored - lower, 0) * a.eff_discharge))
+        put(0xA8, int(a.charged_wh) % 1000000000)
+        put(0xA9, int(a.discharged_wh) % 1000000000)
+        put(0xCF, a.state)
+        put(0xD3, int(a.power_w))
+        put(0xE2, int(stored))
+        put(0xE3, min(int(stored * 10 / a.voltage), 32766) if a.voltage else 0)
+        put(0xE4, int(stored * 100 / cap + 0.5) if cap else 0)

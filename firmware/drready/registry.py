@@ -1,0 +1,15 @@
+"""The device classes a node can carry, by the name used in config. Imported lazily so a
+node only spends memory on the classes it was configured with."""
+
+# name: (module, class, ECHONET class code)
+CLASSES = {
+    "battery": ("drready.battery", "StorageBattery", 0x027D),
+}
+
+
+def make(name, instance, identity, now):
+    entry = CLASSES.get(name)
+    if entry is None:
+        raise ValueError("unknown device class %r (known: %s)" % (name, ", ".join(sorted(CLASSES))))
+    module = __import__(entry[0], None, None, (entry[1],))
+    return getattr(module, entry[1])(instance, identity, now=now)

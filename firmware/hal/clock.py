@@ -1,0 +1,43 @@
+"""The node's clock: integer Unix seconds, optionally faster than real time (simulator).
+
+Integers, because ESP32 floats are single precision (a Unix time in float32 is only good
+to about two minutes).
+"""
+import time
+
+# Ports differ in epoch (1970 or 2000); gmtime(0) tells which.
+_EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+try:
+    _ticks_ms = time.ticks_ms
+    _ticks_diff = time.ticks_diff
+except AttributeError:  # CPython
+
+    def _ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def _ticks_diff(a, b):
+        return a - b
+
+
+def wall():
+    return int(time.time()) + _EPOCH_OFFSET
+
+
+class Clock:
+    def __init__(self, speed=1, start=None):
+        self.speed = speed
+        self.start = wall() if start is None else int(start)
+        self.elapsed_ms = 0  # simulated milliseconds since start
+        self._last = _ticks_ms()
+
+    def now(self):
+        """Seconds; call at least every few days so the tick counter cannot wrap unseen."""
+        t = _ticks_ms()
+        self.elapsed_ms += _ticks_diff(t, self._last) * self.speed
+        self._last = t
+        return self.start + self.elapsed_ms // 1000
+
+    def set(self, unix_seconds):
+        """Controller or NTP set the time of day: move the simulated clock there."""
+        self.start = int(unix_seconds) - self.elapsed_ms // 1000

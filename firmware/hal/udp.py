@@ -1,0 +1,136 @@
+"""ECHONET Lite over UDP: unicast and multicast on one interface address.
+
+Outgoing multicast is pinned to that address (IP_MULTICAST_IF), so on a multi-homed
+host nothing leaves through another interface. Socket option numbers differ between
+Linux and lwIP (ESP32): take them from the socket module when it has them, else from
+the table of the stack we run on; never one hard-coded number for both.
+"""
+import errno
+import socket
+import sys
+
+from echonet.const import MCAST_GROUP, PORT
+
+_LINUX = {"IPPROTO_IP": 0, "IP_MULTICAST_IF": 32, "IP_MULTICAST_TTL": 33, "IP_MULTICAST_LOOP": 34, "IP_ADD_MEMBERSHIP": 35}
+_LWIP = {"IPPROTO_IP": 0, "IP_MULTICAST_TTL": 5, "IP_MULTICAST_IF": 6, "IP_MULTICAST_LOOP": 7, "IP_ADD_MEMBERSHIP": 3}
+_STACK = _LINUX if sys.platform == "linux" else _LWIP
+
+
+def sockopt(name):
+    return getattr(socket, name, _STACK[name])
+
+
+try:
+    from asyncio import core as _core  # MicroPython: wait on the I/O queue, no polling
+
+    def _readable(sock):
+        yield _core._io_queue.queue_read(sock)
+
+except ImportError:  # CPython
+    _core = None
+    import asyncio
+
+    async def _readable(sock):
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        loop.add_reader(sock, fut.set_result, None)
+        try:
+            await fut
+        finally:
+            loop.remove_reader(sock)
+
+
+def ip_bytes(addr):
+    parts = addr.split(".")
+    if len(parts) != 4:
+        raise ValueError("not an IPv4 address: %s" % addr)
+    out = bytes(int(p) for p in parts)  # int() and bytes() reject junk and >255
+    return out
+
+
+def sockaddr(host, port):
+    return socket.getaddrinfo(host, port)[0][-1]
+
+
+def peer_ip(src):
+    """The IPv4 address of a received source address as a string."""
+    if isinstance(src, tuple):
+        return src[0]
+    return "%d.%d.%d.%d" % (src[4], src[5], src[6], src[7])
+
+
+class Endpoint:
+    """Two sockets on `addr`: one bound to addr:3610 (unicast in, everything out), one bound
+    to the group (multicast in). Replies go to the requester's address at port 3610."""
+
+    def __init__(self, addr, port=PORT, group=MCAST_GROUP):
+        self.addr = addr
+        self.port = port
+        ip = ip_bytes(addr)
+        ipproto = sockopt("IPPROTO_IP")
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        u.bind(sockaddr(addr, port))
+        # pin outgoing multicast to our interface, keep it on the link
+        try:
+            u.setsockopt(ipproto, sockopt("IP_MULTICAST_IF"), ip)
+        except OSError:
+            if sys.platform == "linux":  # several interfaces: never guess the route
+                raise
+        try:
+            u.setsockopt(ipproto, sockopt("IP_MULTICAST_TTL"), 1)
+        except OSError:
+            pass
+        m = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        m.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            m.bind(sockaddr(group, port))
+        except OSError:  # a stack that cannot bind a group address
+            m.bind(sockaddr("0.0.0.0", port))
+        m.setsockopt(ipproto, sockopt("IP_ADD_MEMBERSHIP"), ip_bytes(group) + ip)
+        u.setblocking(False)
+        m.setblocking(False)
+        self.unicast = u
+        self.multicast = m
+        self.group = sockaddr(group, port)
+        self._own = (addr, port)
+        self._last_src = None
+        self._last_reply = None
+
+    def is_own(self, src):
+        """A frame we sent ourselves, looped back by multicast."""
+        if isinstance(src, tuple):
+            return src[0] == self.addr and src[1] == self.port
+        return src[2:4] == self.port.to_bytes(2, "big") and peer_ip(src) == self.addr
+
+    def reply_addr(self, src):
+        if src is self._last_src or src == self._last_src:
+            return self._last_reply
+        if isinstance(src, tuple):
+            dest = (src[0], PORT)
+        else:
+            dest = bytes(src[:2]) + PORT.to_bytes(2, "big") + bytes(src[4:])
+        self._last_src = src
+        self._last_reply = dest
+        return dest
+
+    def send(self, dest, frame):
+        """dest None: the multicast group; else a source address as received."""
+        try:
+            self.unicast.sendto(frame, self.group if dest is None else self.reply_addr(dest))
+            return True
+        except OSError:  # a full buffer or a vanished route loses one frame, not the node
+            return False
+
+    async def recv(self, sock, size=1500):
+        while True:
+            try:
+                return sock.recvfrom(size)
+            except OSError as e:
+                if e.args[0] != errno.EAGAIN:
+                    raise
+            await _readable(sock)
+
+    def close(self):
+        self.unicast.close()
+        self.multicast.close()

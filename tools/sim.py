@@ -1,0 +1,100 @@
+"""Run the node on this host under the MicroPython unix port: `make sim`.
+
+Checks the settings (one clear line when one is wrong), writes the node's config into the
+state directory, starts `micropython` on the compiled firmware with the heap limit, and
+turns Ctrl-C or SIGTERM into a clean stop of the node.
+"""
+import argparse
+import ipaddress
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "build", "firmware")
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+KNOWN_OBJECTS = ("battery",)
+
+
+def fail(msg):
+    print("sim: " + msg, file=sys.stderr)
+    sys.exit(2)
+
+
+def parse(argv):
+    ap = argparse.ArgumentParser(prog="make sim", description=__doc__)
+    ap.add_argument("--addr", default="127.0.0.1", help="IPv4 address to bind (default 127.0.0.1)")
+    ap.add_argument("--heap", default="100K", help="MicroPython heap, e.g. 64K (default 100K)")
+    ap.add_argument("--state", default=os.path.join(ROOT, "state"), help="directory for persistent state")
+    ap.add_argument("--speed", default="1", help="simulated seconds per real second (default 1)")
+    ap.add_argument("--legacy-write", default="", help="comma-separated addresses allowed to Set over plain UDP")
+    ap.add_argument("--objects", default="", help="comma-separated device objects (default: all)")
+    return ap.parse_args(argv)
+
+
+def config(args):
+    try:
+        addr = ipaddress.IPv4Address(args.addr)
+    except ValueError:
+        fail("ADDR=%s is not an IPv4 address; give one this host owns, e.g. ADDR=127.0.0.2" % args.addr)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((str(addr), 0))
+        except OSError:
+            fail("ADDR=%s is not an address of this host; pick one from `ip -br addr` or 127.0.0.0/8" % addr)
+    if not re.fullmatch(r"[1-9][0-9]*[KM]?", args.heap):
+        fail("HEAP=%s is not a size like 64K, 100K or 2M" % args.heap)
+    if not re.fullmatch(r"[1-9][0-9]{0,5}", args.speed):
+        fail("SPEED=%s must be a whole number from 1 to 100000" % args.speed)
+    allow = [a.strip() for a in args.legacy_write.split(",") if a.strip()]
+    for a in allow:
+        try:
+            ipaddress.IPv4Address(a)
+        except ValueError:
+            fail("LEGACY_WRITE entry %r is not an IPv4 address" % a)
+    objects = [o.strip() for o in args.objects.split(",") if o.strip()] or list(KNOWN_OBJECTS)
+    for o in objects:
+        if o not in KNOWN_OBJECTS:
+            fail("OBJECTS entry %r is unknown; choose from %s" % (o, ",".join(KNOWN_OBJECTS)))
+    state = os.path.abspath(args.state)
+    try:
+        os.makedirs(state, exist_ok=True)
+    except OSError as e:
+        fail("STATE=%s cannot be created: %s" % (args.state, e.strerror))
+    cfg = {"addr": str(addr), "state_dir": state, "speed": int(args.speed), "objects": objects, "legacy_write": allow}
+    path = os.path.join(state, "config.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(cfg, f, indent=1)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def main(argv=None):
+    args = parse(argv)
+    path = config(args)
+    if not os.path.exists(os.path.join(FIRMWARE, "main.py")):
+        fail("build/firmware is missing; run `make sim` (it builds first) or `make build`")
+    env = dict(os.environ, MICROPYPATH=FIRMWARE + ":.frozen")
+    child = subprocess.Popen([MICROPYTHON, "-X", "heapsize=" + args.heap, os.path.join(FIRMWARE, "main.py"), path], env=env)
+
+    def stop(sig, _frame):
+        if sig == signal.SIGINT:  # from a terminal the node got this Ctrl-C itself
+            try:
+                child.wait(timeout=0.5)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)  # the node catches it and stops cleanly
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return child.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
