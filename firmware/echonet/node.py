@@ -7,41 +7,20 @@ dropped and counted.
 """
 from micropython import const
 
-from echonet.const import (
-    EHD1,
-    EHD2_FORMAT1,
-    EHD2_FORMAT2,
-    GET,
-    GET_RES,
-    GET_SNA,
-    INF,
-    INF_REQ,
-    INF_SNA,
-    INFC,
-    INFC_RES,
-    MAX_FRAME,
-    SET_RES,
-    SETC,
-    SETC_SNA,
-    SETGET,
-    SETGET_RES,
-    SETGET_SNA,
-    SETI,
-    SETI_SNA,
-)
 from echonet.props import SET, valid
 
-_NODE_DEOJ_ALL = const(0x0EF000)
-
-# what a request service is answered with: (success ESV, failure ESV); 0 = no reply
-_REPLY = {
-    SETI: (0, SETI_SNA),
-    SETC: (SET_RES, SETC_SNA),
-    GET: (GET_RES, GET_SNA),
-    INF_REQ: (INF, INF_SNA),
-    SETGET: (SETGET_RES, SETGET_SNA),
-    INFC: (INFC_RES, INFC_RES),
-}
+# Services (Spec Part II §3.2.5). A request ESV 0x6X succeeds as 0x7X and fails as 0x5X;
+# only INFC (0x74 -> 0x7A) and SetI (no success reply) break that pattern.
+_SETI = const(0x60)
+_SETC = const(0x61)
+_GET = const(0x62)
+_INF_REQ = const(0x63)
+_SETGET = const(0x6E)
+_INFC = const(0x74)
+_INF = const(0x73)
+_INFC_RES = const(0x7A)
+_NODE_ALL = const(0x0EF000)  # instance 0 of the node profile class
+_MAX_FRAME = const(1024)  # reply size cap: uecho-go reads at most 1024 bytes
 
 
 class Stats:
@@ -116,7 +95,7 @@ class Node:
         self.flush(now)
 
     def announce(self, obj, epcs):
-        frame = self._header(self._next_tid(), obj.eoj_bytes, b"\x0e\xf0\x01", INF)
+        frame = self._header(self._next_tid(), obj.eoj_bytes, b"\x0e\xf0\x01", _INF)
         frame.append(len(epcs))
         for e in epcs:
             v = obj.values.get(e, b"")
@@ -157,7 +136,7 @@ class Node:
             return (obj,)
         if deoj & 0xFF:
             return ()
-        if deoj == _NODE_DEOJ_ALL:
+        if deoj == _NODE_ALL:
             return (self.profile,)
         cls = deoj >> 8
         return [d for d in self.devices if d.eoj >> 8 == cls]
@@ -165,22 +144,21 @@ class Node:
     def _receive(self, data, src, now):
         n = len(data)
         st = self.stats
-        if n >= 4 and data[0] == EHD1 and data[1] == EHD2_FORMAT2:
+        if n >= 4 and data[0] == 0x10 and data[1] == 0x82:
             st.ignored += 1  # format 2 (arbitrary message): not ours to read
             return
-        if n < 12 or data[0] != EHD1 or data[1] != EHD2_FORMAT1:
+        if n < 12 or data[0] != 0x10 or data[1] != 0x81:
             st.malformed += 1
             return
         esv = data[10]
-        reply = _REPLY.get(esv)
-        if reply is None:  # responses, INF and reserved codes are not requests
-            st.ignored += 1
+        if not (_SETI <= esv <= _INF_REQ or esv == _SETGET or esv == _INFC):
+            st.ignored += 1  # responses, INF and reserved codes are not requests
             return
         epcs = []
         edts = []
         end = _parse_props(data, 11, n, epcs, edts)
         nset = len(epcs)
-        if end >= 0 and esv == SETGET:
+        if end >= 0 and esv == _SETGET:
             end = _parse_props(data, end, n, epcs, edts)
         if end != n:
             st.malformed += 1
@@ -192,31 +170,36 @@ class Node:
         tid = (data[2] << 8) | data[3]
         seoj = bytes(data[4:7])
         for obj in targets:
-            self._serve(obj, esv, reply, tid, seoj, epcs, edts, nset, src, now)
+            self._serve(obj, esv, tid, seoj, epcs, edts, nset, src, now)
 
-    def _serve(self, obj, esv, reply, tid, seoj, epcs, edts, nset, src, now):
+    def _serve(self, obj, esv, tid, seoj, epcs, edts, nset, src, now):
         out = self._header(tid, obj.eoj_bytes, seoj, 0)
         ok = True
-        if esv == GET or esv == INF_REQ:
+        if esv == _GET or esv == _INF_REQ:
             ok = self._get_part(obj, out, epcs, 0, len(epcs))
-        elif esv == INFC:
+        elif esv == _INFC:
             out.append(len(epcs))
             for e in epcs:
                 out.append(e)
                 out.append(0)
         else:  # SETI, SETC, SETGET
             ok = self._set_part(obj, out, epcs, edts, nset, src, now)
-            if esv == SETGET:
+            if esv == _SETGET:
                 ok = self._get_part(obj, out, epcs, nset, len(epcs)) and ok
         if not epcs:  # OPC=0 asks for nothing: answer the SNA so the requester need not wait
             ok = False
-        esv_out = reply[0] if ok else reply[1]
-        if not esv_out:
-            return  # SetI that fully succeeded
+        if esv == _INFC:
+            esv_out = _INFC_RES
+        elif ok:
+            if esv == _SETI:
+                return  # SetI that fully succeeded gets no reply
+            esv_out = esv + 0x10
+        else:
+            esv_out = esv - 0x10
         out[10] = esv_out
         self.stats.replies += 1
         # INF answering INF_REQ goes to the group; everything else back to the requester
-        self.send(None if esv_out == INF else src, out)
+        self.send(None if esv_out == _INF else src, out)
 
     def _get_part(self, obj, out, epcs, start, stop):
         ok = True
@@ -226,7 +209,7 @@ class Node:
             v = obj.get(e)
             out.append(e)
             # keep room for the EPC and PDC=0 of every property still to answer
-            if v is None or len(out) + 1 + len(v) + 2 * (stop - k - 1) > MAX_FRAME:
+            if v is None or len(out) + 1 + len(v) + 2 * (stop - k - 1) > _MAX_FRAME:
                 out.append(0)
                 ok = False
             else:
@@ -241,10 +224,10 @@ class Node:
         for k in range(nset):
             e = epcs[k]
             v = edts[k]
-            p = obj.table.get(e)
             if allowed is None:
                 allowed = self.write_allowed(src)
-            if allowed and p is not None and p[1] & SET and valid(p[2], v) and obj.accept(e, v, now):
+            rec = obj.spec(e) if allowed else None
+            if rec is not None and rec[1] & SET and valid(rec, v) and obj.accept(e, v, now):
                 obj.put(e, v)
                 self.stats.sets += 1
                 out.append(e)

@@ -5,131 +5,92 @@ a controller's Set or the appliance itself, goes through `put`, which records a 
 an announced property so the node can send the status-change INF.
 """
 from echonet import propmap
-from echonet.props import ANNO, GET, NUM, SET, encode_int, enum, location, prop, raw
-
-# Super class 0x0000 (Appendix Release R): what every device object carries.
-SUPER_CLASS = (
-    prop(0x80, "MoM", enum(0x30, 0x31)),
-    prop(0x81, "MMM", location()),
-    prop(0x82, "M--", raw(4)),
-    prop(0x83, "o--", raw(17)),
-    prop(0x88, "M-M", enum(0x41, 0x42)),
-    prop(0x8A, "M--", raw(3)),
-    prop(0x9D, "M--", raw(1, 17)),
-    prop(0x9E, "M--", raw(1, 17)),
-    prop(0x9F, "M--", raw(1, 17)),
-)
+from echonet.profile_props import NODE_PROFILE
+from echonet.props import ANNO, GET, NUM, SET, encode_int, find, records
 
 # 0x82 of a device object: Appendix Release R, revision 1 ("00 00 'R' 01").
 RELEASE_R = b"\x00\x00R\x01"
 
 
-def merge(base, own):
-    """A class table: the super class overridden and extended by the class's own rows."""
-    table = {}
-    for p in base:
-        table[p[0]] = p
-    for p in own:
-        table[p[0]] = p
-    return table
-
-
 class EchonetObject:
-    """One object instance. `table` maps EPC -> declared property (shared by instances)."""
+    """One object instance over a class table (shared by all instances of the class)."""
 
-    def __init__(self, eoj, table):
+    def __init__(self, eoj, tbl):
         self.eoj = eoj
         self.eoj_bytes = bytes(((eoj >> 16) & 0xFF, (eoj >> 8) & 0xFF, eoj & 0xFF))
-        self.table = table
-        self.values = {}
+        self.table = tbl
+        self.values = {}  # EPC -> EDT, readable properties only
         self.changed = []  # announced EPCs changed since the last INF
-        anno = []
-        sets = []
-        gets = []
-        for epc, p in table.items():
-            f = p[1]
+        anno = bytearray()
+        sets = bytearray()
+        gets = bytearray()
+        for epc, rec in records(tbl):
+            f = rec[1]
             if f & ANNO:
                 anno.append(epc)
             if f & SET:
                 sets.append(epc)
             if f & GET:
                 gets.append(epc)
+        self.anno = bytes(anno)
+        self.gets = bytes(gets)
         self.values[0x9D] = propmap.encode(anno)
         self.values[0x9E] = propmap.encode(sets)
         self.values[0x9F] = propmap.encode(gets)
 
+    def spec(self, epc):
+        """The declared record of a property, or None."""
+        i = find(self.table, epc)
+        if i < 0:
+            return None
+        return self.table[i : i + 4 + self.table[i + 2]]
+
     # -- values ---------------------------------------------------------------
     def put(self, epc, value):
-        """Store a value (EDT bytes, or an int for numeric properties).
+        """Store a value (EDT bytes, or an int for numeric and 1-byte properties).
 
         Returns True when the stored value changed. A change of a property in 0x9D
-        is queued for the status-change announcement.
+        is queued for the status-change announcement. Write-only properties keep no value.
         """
+        if epc not in self.gets:
+            return False
         if isinstance(value, int):
-            kind = self.table[epc][2]
-            if kind[0] == NUM:
-                value = encode_int(kind, value)
-            else:
-                value = bytes((value,))
+            rec = self.spec(epc)
+            value = encode_int(rec, value) if rec[3] == NUM else bytes((value,))
         old = self.values.get(epc)
         if old == value:
             return False
         self.values[epc] = value
-        if old is not None and self.table[epc][1] & ANNO and epc not in self.changed:
+        if old is not None and epc in self.anno and epc not in self.changed:
             self.changed.append(epc)
         return True
 
     def get(self, epc):
         """EDT of a readable property, or None."""
-        p = self.table.get(epc)
-        if p is None or not p[1] & GET:
-            return None
         return self.values.get(epc)
 
     def missing(self):
         """Readable properties that have no value yet (a declaration error at boot)."""
-        return [e for e, p in self.table.items() if p[1] & GET and e not in self.values]
+        return [e for e in self.gets if e not in self.values]
 
-    # -- controller writes ------------------------------------------------------
+    # -- appliance hooks ------------------------------------------------------
     def accept(self, epc, edt, now):
-        """Appliance hook: may refuse a well-formed value (state-dependent). Returns bool.
+        """May refuse a well-formed value (state-dependent); applies it to the appliance.
 
-        Subclasses apply the command to the appliance here; the base accepts.
+        Subclasses override; the base accepts.
         """
         return True
 
     def tick(self, now):
-        """Appliance hook, called about once a second with the node's time in seconds."""
+        """Called about once a second with the node's time in Unix seconds."""
         pass
 
 
 class NodeProfile(EchonetObject):
     """Node profile object 0x0EF001 of a general node."""
 
-    TABLE = merge(
-        (),
-        (
-            prop(0x80, "M-M", enum(0x30, 0x31)),
-            prop(0x82, "M--", raw(4)),
-            prop(0x83, "M--", raw(17)),
-            prop(0x88, "o--", enum(0x41, 0x42)),
-            prop(0x8A, "M--", raw(3)),
-            prop(0x8C, "o--", raw(12)),
-            prop(0x8D, "o--", raw(12)),
-            prop(0x8E, "o--", raw(4)),
-            prop(0x9D, "M--", raw(1, 17)),
-            prop(0x9E, "M--", raw(1, 17)),
-            prop(0x9F, "M--", raw(1, 17)),
-            prop(0xD3, "M--", raw(3)),
-            prop(0xD4, "M--", raw(2)),
-            prop(0xD5, "o-M", raw(1, 253)),
-            prop(0xD6, "M--", raw(1, 253)),
-            prop(0xD7, "M--", raw(1, 17)),
-        ),
-    )
-
     def __init__(self, identity, devices):
-        EchonetObject.__init__(self, 0x0EF001, self.TABLE)
+        EchonetObject.__init__(self, 0x0EF001, NODE_PROFILE)
         v = self.values
         v[0x80] = b"\x30"
         # Spec version 1.14, format 1 only

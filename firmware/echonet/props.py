@@ -1,14 +1,9 @@
-"""Property declarations as data, and the Set validation derived from them.
+"""Class tables at run time: look up a property, validate a Set against it.
 
-A class is a tuple of properties; each property is built by `prop()` from:
-  epc   the property code
-  rule  Get/Set/Anno access in the Appendix notation, one letter each:
-        "M" mandatory and served, "o" optional and served, "-" not served.
-        "MoM" = Get mandatory, Set optional (served), status announcement mandatory.
-  kind  one of the value types below, built by the helpers (u8, u32, enum, ...).
-
+A table (declared with echonet/declare.py) is one bytes object of records:
+    epc, flags, n, kind, n bytes of parameters
 The property maps 0x9D/0x9E/0x9F, Set validation, the node profile's lists and the
-generated property reference all come from these tuples: one place for each fact.
+generated property reference all come from these tables: one place for each fact.
 """
 import struct
 
@@ -23,75 +18,36 @@ M_GET = const(8)
 M_SET = const(16)
 M_ANNO = const(32)
 
-# value kinds
-NUM = const(0)  # (NUM, size, signed, lo, hi, extra): integer lo..hi, or one of extra
-ENUM = const(1)  # (ENUM, size, values): one of the listed codes
-RAW = const(2)  # (RAW, minsize, maxsize): any bytes of that length
-TIME = const(3)  # (TIME, count): count times HH MM; extra FF.. = undefined allowed
-DATE = const(4)  # (DATE,): YYYY(2) MM DD
-LOCATION = const(5)  # (LOCATION,): installation location, 1 byte or 0x01 + 16 bytes
+# value kinds and their parameters
+NUM = const(0)  # size, signed, lo(4), hi(4), extra(4)...: integer lo..hi or one of extra
+ENUM = const(1)  # size, values (size bytes each)
+RAW = const(2)  # minsize, maxsize
+TIME = const(3)  # count, undefined-allowed: count times HH MM, or all FF
+DATE = const(4)  # YYYY(2) MM DD
+LOCATION = const(5)  # installation location: 1 byte, or 0x01 + 16 bytes
 
-_FMT = {(1, 0): ">B", (2, 0): ">H", (4, 0): ">I", (1, 1): ">b", (2, 1): ">h", (4, 1): ">i"}
-
-
-def u8(lo=0, hi=0xFD, *extra):
-    return (NUM, 1, 0, lo, hi, extra)
+_FMT = (">B", ">H", None, ">I", ">b", ">h", None, ">i")
 
 
-def u16(lo=0, hi=0xFFFD, *extra):
-    return (NUM, 2, 0, lo, hi, extra)
+def records(tbl):
+    """(epc, record) for every row of a table."""
+    i = 0
+    n = len(tbl)
+    while i < n:
+        j = i + 4 + tbl[i + 2]
+        yield tbl[i], tbl[i:j]
+        i = j
 
 
-def u32(lo=0, hi=0xFFFFFFFD, *extra):
-    return (NUM, 4, 0, lo, hi, extra)
-
-
-def s8(lo=-127, hi=125, *extra):
-    return (NUM, 1, 1, lo, hi, extra)
-
-
-def s16(lo=-32767, hi=32766, *extra):
-    return (NUM, 2, 1, lo, hi, extra)
-
-
-def s32(lo=-999999999, hi=999999999, *extra):
-    return (NUM, 4, 1, lo, hi, extra)
-
-
-def enum(*values, size=1):
-    return (ENUM, size, bytes(values) if size == 1 else values)
-
-
-def raw(minsize, maxsize=None):
-    return (RAW, minsize, minsize if maxsize is None else maxsize)
-
-
-def times(count=1, undefined=False):
-    return (TIME, count, undefined)
-
-
-def date():
-    return (DATE,)
-
-
-def location():
-    return (LOCATION,)
-
-
-def _flags(rule):
-    f = 0
-    for i in range(3):
-        c = rule[i]
-        if c != "-":
-            f |= 1 << i
-            if c == "M":
-                f |= 8 << i
-    return f
-
-
-def prop(epc, rule, kind):
-    """One declared property: (epc, access flags, kind tuple)."""
-    return (epc, _flags(rule), kind)
+def find(tbl, epc):
+    """Offset of the record for epc, or -1."""
+    i = 0
+    n = len(tbl)
+    while i < n:
+        if tbl[i] == epc:
+            return i
+        i += 4 + tbl[i + 2]
+    return -1
 
 
 def flags_rule(flags):
@@ -102,51 +58,65 @@ def flags_rule(flags):
     return out
 
 
-def kind_size(kind):
-    """(min, max) EDT length for a kind."""
-    k = kind[0]
+def size_range(rec):
+    """(min, max) EDT length of a record's kind."""
+    k = rec[3]
     if k == NUM or k == ENUM:
-        return kind[1], kind[1]
+        return rec[4], rec[4]
     if k == RAW:
-        return kind[1], kind[2]
+        return rec[4], rec[5]
     if k == TIME:
-        return 2 * kind[1], 2 * kind[1]
+        return 2 * rec[4], 2 * rec[4]
     if k == DATE:
         return 4, 4
     return 1, 17  # LOCATION
 
 
-def decode_int(kind, edt):
-    if kind[2]:
-        return struct.unpack(_FMT[(kind[1], 1)], edt)[0]
-    return int.from_bytes(edt, "big")
+def _int(size, signed, b):
+    return struct.unpack(_FMT[size - 1 + 4 * signed], b)[0]
 
 
-def encode_int(kind, value):
-    return struct.pack(_FMT[(kind[1], kind[2])], value)
+def num_limits(rec):
+    """(size, signed, lo, hi, extras) of a NUM record."""
+    size = rec[4]
+    signed = rec[5]
+    vals = [_int(4, signed, rec[i : i + 4]) for i in range(6, len(rec), 4)]
+    return size, signed, vals[0], vals[1], vals[2:]
 
 
-def valid(kind, edt):
-    """True when edt is a well-formed value of this kind (size, range, enum)."""
-    k = kind[0]
+def enum_values(rec):
+    size = rec[4]
+    return [int.from_bytes(rec[i : i + size], "big") for i in range(5, len(rec), size)]
+
+
+def encode_int(rec, value):
+    return struct.pack(_FMT[rec[4] - 1 + 4 * rec[5]], value)
+
+
+def valid(rec, edt):
+    """True when edt is a well-formed value for this record's kind (size, range, enum)."""
+    k = rec[3]
     n = len(edt)
     if k == NUM:
-        if n != kind[1]:
+        size, signed, lo, hi, extra = num_limits(rec)
+        if n != size:
             return False
-        v = decode_int(kind, edt)
-        return kind[3] <= v <= kind[4] or v in kind[5]
+        v = _int(size, signed, edt)
+        return lo <= v <= hi or v in extra
     if k == ENUM:
-        if n != kind[1]:
+        size = rec[4]
+        if n != size:
             return False
-        if n == 1:
-            return edt[0] in kind[2]
-        return int.from_bytes(edt, "big") in kind[2]
+        for i in range(5, len(rec), size):
+            if rec[i : i + size] == edt:
+                return True
+        return False
     if k == RAW:
-        return kind[1] <= n <= kind[2]
+        return rec[4] <= n <= rec[5]
     if k == TIME:
-        if n != 2 * kind[1]:
+        if n != 2 * rec[4]:
             return False
-        if kind[2] and edt == b"\xff" * n:
+        if rec[5] and edt == b"\xff" * n:
             return True
         for i in range(0, n, 2):
             if edt[i] > 23 or edt[i + 1] > 59:

@@ -1,6 +1,12 @@
-from echonet.props import enum, flags_rule, location, prop, raw, s32, times, u8, u32, valid, date
+from echonet.declare import date, enum, location, prop, raw, s32, table, times, u8, u32
+from echonet.props import flags_rule, records
+from echonet.props import valid as _valid
 
 from .support import h
+
+
+def valid(kind, edt):
+    return _valid(prop(0xF0, "oo-", kind), edt)
 
 
 def test_rule_notation_round_trips():
@@ -36,3 +42,11 @@ def test_raw_time_date_location():
     assert valid(date(), h("07EA0B1A")) and not valid(date(), h("07EA0D01"))
     assert valid(location(), b"\x08") and valid(location(), b"\x01" + bytes(16))
     assert not valid(location(), b"\x01") and not valid(location(), b"\x08" + bytes(16))
+
+
+def test_table_rows_sorted_and_overridable():
+    base = table(prop(0x81, "MMM", location()), prop(0x80, "M-M", enum(0x30, 0x31)))
+    t = table(base, prop(0x80, "MoM", enum(0x30, 0x31)), prop(0xDA, "MMM", enum(0x42)))
+    rows = list(records(t))
+    assert [e for e, _ in rows] == [0x80, 0x81, 0xDA]
+    assert flags_rule(rows[0][1][1]) == "MoM"
