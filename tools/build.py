@@ -29,7 +29,7 @@ def sources():
 
 
 def frozen_tables(rel):
-    """The source of a module holding only the bytes a declaration module computes."""
+    """The source of a module holding only the bytes and numbers a declaration module computes."""
     for p in (SRC, os.path.join(ROOT, "host_tests", "shim")):
         if p not in sys.path:
             sys.path.insert(0, p)
@@ -39,7 +39,7 @@ def frozen_tables(rel):
     imported = [m for n, m in sys.modules.items() if n.endswith("_props") and m is not mod]
     for key in sorted(vars(mod)):
         value = getattr(mod, key)
-        if key.startswith("_") or not isinstance(value, bytes):
+        if key.startswith("_") or not isinstance(value, (bytes, int)):
             continue
         if any(getattr(m, key, None) is value for m in imported):
             continue  # a table this module only imports; its own module ships it

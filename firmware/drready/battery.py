@@ -7,10 +7,8 @@ pass commands on in `command`) and give it to `StorageBattery` in place of `SimB
 import struct
 
 from drready.clock import date_edt, time_edt
-from drready.battery_props import TABLE
+from drready.battery_props import CLASS_CODE, TABLE
 from echonet.objects import EchonetObject, device_values
-
-CLASS_CODE = 0x027D
 
 # 0xDA / 0xCF operation modes
 RAPID_CHARGE = 0x41
@@ -20,6 +18,7 @@ STANDBY = 0x44
 AUTO = 0x46
 # the modes this appliance carries out; the others are valid codes it refuses (SNA)
 SUPPORTED_MODES = (RAPID_CHARGE, CHARGE, DISCHARGE, STANDBY, AUTO)
+
 
 class BatteryAppliance:
     """What the ECHONET object needs from a battery. Power is AC watts, energy AC Wh.

@@ -3,6 +3,8 @@ serves of it. See echonet/declare.py for the notation."""
 from echonet.declare import date, enum, prop, raw, s32, table, times, u8, u16, u32
 from echonet.profile_props import SUPER_CLASS
 
+CLASS_CODE = 0x027D
+
 # 0xDA / 0xCF operation mode codes
 _MODES = (0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x48, 0x49)
 _WH = u32(0, 999999999)
