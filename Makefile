@@ -15,17 +15,20 @@ SPEED ?= 1
 LEGACY_WRITE ?=
 OBJECTS ?=
 
-.PHONY: venv build sim test bench check clean help
+.PHONY: venv build sim test bench fuzz clean help
 
 help:
 	@echo "make sim    run the node under the MicroPython unix port (ADDR= HEAP= STATE= SPEED= LEGACY_WRITE= OBJECTS=)"
 	@echo "make test   run the whole test suite"
 	@echo "make bench  measure round trips and heap, write docs/benchmarks.md"
+	@echo "make fuzz   long fuzzing run of the frame parser"
 	@echo "make venv   create or update .venv alone"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-stubs.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --upgrade \
+		--target $(VENV)/typings -r requirements-stubs.txt
 	touch $@
 
 venv: $(STAMP)
@@ -43,6 +46,10 @@ test: build
 
 bench: build
 	$(BIN)/python tools/bench.py
+
+# long fuzzing run (make test runs a short one)
+fuzz: build
+	FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest host_tests/test_fuzz.py -q
 
 clean:
 	rm -rf build .pytest_cache

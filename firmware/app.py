@@ -3,10 +3,11 @@
 main.py calls `main()` on the board (with /config.json) and in the host simulator (with
 <state>/config.json): both take the same path below.
 """
+import asyncio
+import errno
 import gc
 import os
 
-import asyncio
 from drready import registry
 from echonet.identity import Identity
 from echonet.node import Node
@@ -62,11 +63,16 @@ def check_config(cfg):
 def load_identity(state_dir, cfg):
     """This device's identity; created once, from the random source, on first boot."""
     path = state_dir + "/identity.json"
-    rec = store.load(path)
-    if rec is None:
-        rec = {"unique": os.urandom(10).hex()}
-        store.save(path, rec)
-    return Identity(bytes.fromhex(cfg.get("manufacturer_code", "FFFFFF")), bytes.fromhex(rec["unique"]), cfg.get("product", "DRready-node"))
+    try:
+        rec = store.load(path)
+        if rec is None:
+            rec = {"unique": os.urandom(10).hex()}
+            store.save(path, rec)
+        unique = bytes.fromhex(rec["unique"])
+        maker = bytes.fromhex(cfg.get("manufacturer_code", "FFFFFF"))
+        return Identity(maker, unique, cfg.get("product", "DRready-node"))
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError("%s is damaged: restore it from a backup, or delete it to give this device a new identity" % path)
 
 
 def build(cfg, identity, send, now):
@@ -88,7 +94,12 @@ def build(cfg, identity, send, now):
 
 async def _receive(ep, sock, node, clock):
     while True:
-        data, src = await ep.recv(sock)
+        try:
+            data, src = await ep.recv(sock)
+        except OSError as e:  # e.g. ICMP errors surfacing on a UDP socket: lose a datagram, not the node
+            log("receive error %s" % (e,))
+            await asyncio.sleep_ms(100)
+            continue
         if not ep.is_own(src):
             node.receive(data, src, clock.now())
 
@@ -109,9 +120,12 @@ async def serve(cfg):
     devices = node.devices
     node.start(clock.now())
     gc.collect()
-    log("READY %s:3610 objects %s heap %d/%d" % (ep.addr, " ".join("%06X" % o.eoj for o in [node.profile] + devices), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
+    eojs = " ".join("%06X" % o.eoj for o in [node.profile] + devices)
+    log("READY %s:3610 objects %s heap %d/%d" % (ep.addr, eojs, gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
     try:
-        await asyncio.gather(_receive(ep, ep.unicast, node, clock), _receive(ep, ep.multicast, node, clock), _tick(node, clock))
+        await asyncio.gather(
+            _receive(ep, ep.unicast, node, clock), _receive(ep, ep.multicast, node, clock), _tick(node, clock)
+        )
     finally:
         ep.close()
 
@@ -130,15 +144,27 @@ def main(path="config.json"):
     except ConfigError as e:
         print("ERROR config %s: %s" % (path, e))
         return 2
-    if "addr" not in cfg:
-        from hal import wifi
-
-        wifi_cfg = cfg.get("wifi") or {}
-        cfg["addr"] = wifi.connect(wifi_cfg.get("ssid", ""), wifi_cfg.get("password", ""))
     try:
+        if "addr" not in cfg:
+            from hal import wifi
+
+            w = cfg.get("wifi") or {}
+            cfg["addr"] = wifi.connect(w.get("ssid", ""), w.get("password", ""))
         asyncio.run(serve(cfg))
     except KeyboardInterrupt:
         pass
+    except ConfigError as e:
+        print("ERROR %s" % e)
+        return 2
+    except OSError as e:
+        code = e.args[0] if e.args else 0
+        if code == errno.EADDRINUSE:
+            print("ERROR UDP port 3610 on %s is taken by another program; stop it or use another address" % cfg.get("addr"))
+        elif code == 99:  # EADDRNOTAVAIL (Linux); MicroPython's errno lacks the name
+            print("ERROR %s is not an address of this host" % cfg.get("addr"))
+        else:
+            print("ERROR network: %s" % (e,))
+        return 1
     log("STOPPED")
     return 0
 

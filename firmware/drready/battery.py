@@ -6,8 +6,8 @@ pass commands on in `command`) and give it to `StorageBattery` in place of `SimB
 """
 import struct
 
-from drready.clock import date_edt, time_edt
 from drready.battery_props import CLASS_CODE, TABLE
+from drready.clock import date_edt, time_edt
 from echonet.objects import EchonetObject, device_values
 
 # 0xDA / 0xCF operation modes
@@ -18,6 +18,20 @@ STANDBY = 0x44
 AUTO = 0x46
 # the modes this appliance carries out; the others are valid codes it refuses (SNA)
 SUPPORTED_MODES = (RAPID_CHARGE, CHARGE, DISCHARGE, STANDBY, AUTO)
+
+
+class Settings:
+    """The controller-visible settings the appliance acts on."""
+
+    def __init__(self):
+        self.on = True
+        self.mode = STANDBY
+        self.charge_w = 0  # 0xEB, 0 = appliance maximum
+        self.discharge_w = 0  # 0xEC
+        self.charge_wh = 0  # 0xAA, 0 = no limit
+        self.discharge_wh = 0  # 0xAB
+        self.upper_pct = 100  # 0xA6
+        self.lower_pct = 30  # 0xA7, the backup reserve
 
 
 class BatteryAppliance:
@@ -60,7 +74,7 @@ class SimBattery(BatteryAppliance):
         self.voltage = voltage
         self.stored_wh = capacity_wh * soc
         self.mode = STANDBY
-        self.setting = None
+        self.setting = Settings()
         self.last = None
         self.moved_wh = 0.0  # AC energy moved under the current command (for 0xAA/0xAB)
 
@@ -77,7 +91,7 @@ class SimBattery(BatteryAppliance):
         if mode == AUTO:  # self-consumption: soak up midday solar, cover the evening load
             hour = (int(now) // 3600) % 24
             mode = CHARGE if 10 <= hour < 15 else DISCHARGE if 17 <= hour < 23 else STANDBY
-        if s is None or mode == STANDBY or mode == 0x31:
+        if mode == STANDBY or mode == 0x31:
             return 0, STANDBY
         upper = self.capacity_wh * s.upper_pct / 100
         lower = self.capacity_wh * s.lower_pct / 100
@@ -122,20 +136,6 @@ class SimBattery(BatteryAppliance):
             # stopped at a limit during this step: report what it does from now on
             w, self.state = self._target(now)
         self.power_w = w
-
-
-class Settings:
-    """The controller-visible settings the appliance acts on."""
-
-    def __init__(self):
-        self.on = True
-        self.mode = STANDBY
-        self.charge_w = 0  # 0xEB, 0 = appliance maximum
-        self.discharge_w = 0  # 0xEC
-        self.charge_wh = 0  # 0xAA, 0 = no limit
-        self.discharge_wh = 0  # 0xAB
-        self.upper_pct = 100  # 0xA6
-        self.lower_pct = 30  # 0xA7, the backup reserve
 
 
 def _u32(edt):

@@ -56,7 +56,7 @@ class EchonetObject:
             return False
         if isinstance(value, int):
             rec = self.spec(epc)
-            value = encode_int(rec, value) if rec[3] == NUM else bytes((value,))
+            value = encode_int(rec, value) if rec is not None and rec[3] == NUM else bytes((value,))
         old = self.values.get(epc)
         if old == value:
             return False

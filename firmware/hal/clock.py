@@ -8,20 +8,22 @@ import time
 # Ports differ in epoch (1970 or 2000); gmtime(0) tells which.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
-try:
-    _ticks_ms = time.ticks_ms
-    _ticks_diff = time.ticks_diff
-except AttributeError:  # CPython
-
-    def _ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def _ticks_diff(a, b):
-        return a - b
-
 
 def wall():
     return int(time.time()) + _EPOCH_OFFSET
+
+
+_TICKS = hasattr(time, "ticks_ms")  # MicroPython; CPython (tests) counts wall-clock ns
+
+
+def _ms():
+    if _TICKS:
+        return time.ticks_ms()
+    return time.time_ns() // 1000000
+
+
+def _diff(a, b):
+    return time.ticks_diff(a, b) if _TICKS else a - b
 
 
 class Clock:
@@ -29,12 +31,12 @@ class Clock:
         self.speed = speed
         self.start = wall() if start is None else int(start)
         self.elapsed_ms = 0  # simulated milliseconds since start
-        self._last = _ticks_ms()
+        self._last = _ms()
 
     def now(self):
         """Seconds; call at least every few days so the tick counter cannot wrap unseen."""
-        t = _ticks_ms()
-        self.elapsed_ms += _ticks_diff(t, self._last) * self.speed
+        t = _ms()
+        self.elapsed_ms += _diff(t, self._last) * self.speed
         self._last = t
         return self.start + self.elapsed_ms // 1000
 

@@ -5,6 +5,7 @@ host nothing leaves through another interface. Socket option numbers differ betw
 Linux and lwIP (ESP32): take them from the socket module when it has them, else from
 the table of the stack we run on; never one hard-coded number for both.
 """
+import asyncio
 import errno
 import socket
 import sys
@@ -20,24 +21,24 @@ def sockopt(name):
     return getattr(socket, name, _STACK[name])
 
 
-try:
-    from asyncio import core as _core  # MicroPython: wait on the I/O queue, no polling
+_core = getattr(asyncio, "core", None)  # MicroPython's scheduler, to wait on the I/O queue
 
-    def _readable(sock):
-        yield _core._io_queue.queue_read(sock)
 
-except ImportError:  # CPython
-    _core = None
-    import asyncio
+def _mp_readable(sock):
+    yield _core._io_queue.queue_read(sock)  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
 
-    async def _readable(sock):
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        loop.add_reader(sock, fut.set_result, None)
-        try:
-            await fut
-        finally:
-            loop.remove_reader(sock)
+
+async def _cpython_readable(sock):  # CPython, for host tools and tests
+    loop = asyncio.get_event_loop()
+    fut = loop.create_future()
+    loop.add_reader(sock, fut.set_result, None)
+    try:
+        await fut
+    finally:
+        loop.remove_reader(sock)
+
+
+_readable = _mp_readable if _core else _cpython_readable
 
 
 def ip_bytes(addr):
@@ -117,7 +118,8 @@ class Endpoint:
     def send(self, dest, frame):
         """dest None: the multicast group; else a source address as received."""
         try:
-            self.unicast.sendto(frame, self.group if dest is None else self.reply_addr(dest))
+            # the unix port takes the raw sockaddr bytes it returned from recvfrom
+            self.unicast.sendto(frame, self.group if dest is None else self.reply_addr(dest))  # pyright: ignore[reportArgumentType]
             return True
         except OSError:  # a full buffer or a vanished route loses one frame, not the node
             return False
@@ -129,7 +131,7 @@ class Endpoint:
             except OSError as e:
                 if e.args[0] != errno.EAGAIN:
                     raise
-            await _readable(sock)
+            await _readable(sock)  # pyright: ignore[reportGeneralTypeIssues] (MicroPython awaits generators)
 
     def close(self):
         self.unicast.close()
