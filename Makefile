@@ -37,12 +37,13 @@ venv: $(STAMP)
 build: venv
 	$(BIN)/python tools/build.py
 
+# exec: make forwards SIGTERM to its direct child, which must be sim.py, not a shell
 sim: build
-	$(BIN)/python tools/sim.py --addr "$(ADDR)" --heap "$(HEAP)" --state "$(STATE)" --speed "$(SPEED)" \
+	exec $(BIN)/python tools/sim.py --addr "$(ADDR)" --heap "$(HEAP)" --state "$(STATE)" --speed "$(SPEED)" \
 		--legacy-write "$(LEGACY_WRITE)" --objects "$(OBJECTS)"
 
 test: build
-	$(BIN)/python -m pytest host_tests
+	$(BIN)/python -m pytest -n 2 host_tests
 
 bench: build
 	$(BIN)/python tools/bench.py

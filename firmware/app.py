@@ -1,4 +1,6 @@
-"""Read config, build the node, serve ECHONET Lite until stopped.
+"""Serve ECHONET Lite until stopped: the receive and tick loops, and the errors that stop
+the node with one line. Reading config and building the node is start-up code, in
+startup.py, dropped once the node runs.
 
 main.py calls `main()` on the board (with /config.json) and in the host simulator (with
 <state>/config.json): both take the same path below.
@@ -6,15 +8,7 @@ main.py calls `main()` on the board (with /config.json) and in the host simulato
 import asyncio
 import errno
 import gc
-import os
-
-from drready import registry
-from echonet.identity import Identity
-from echonet.node import Node
-from echonet.objects import NodeProfile
-from hal import store
-from hal.clock import Clock
-from hal.udp import Endpoint, ip_bytes, peer_ip
+import sys
 
 TICK_MS = 1000
 
@@ -27,72 +21,17 @@ def log(text):
     print(text)
 
 
-def check_config(cfg):
-    """Raise ConfigError with one line saying what is wrong and what to do."""
-    if not isinstance(cfg, dict):
-        raise ConfigError("config must be a JSON object")
-    addr = cfg.get("addr")
-    if addr is not None:
-        try:
-            ip_bytes(addr)
-        except ValueError:
-            raise ConfigError("addr %r is not an IPv4 address like 192.168.1.20" % (addr,))
-    objects = cfg.get("objects", ["battery"])
-    if not isinstance(objects, list) or not objects:
-        raise ConfigError("objects must be a non-empty list such as [\"battery\"]")
-    for name in objects:
-        if name not in registry.CLASSES:
-            raise ConfigError("unknown object %r; known: %s" % (name, ", ".join(sorted(registry.CLASSES))))
-    speed = cfg.get("speed", 1)
-    if not isinstance(speed, int) or not 1 <= speed <= 100000:
-        raise ConfigError("speed must be a whole number from 1 to 100000")
-    for a in cfg.get("legacy_write", []):
-        try:
-            ip_bytes(a)
-        except (ValueError, AttributeError):
-            raise ConfigError("legacy_write entry %r is not an IPv4 address" % (a,))
-    maker = cfg.get("manufacturer_code", "FFFFFF")
-    try:
-        if len(bytes.fromhex(maker)) != 3:
-            raise ValueError
-    except (ValueError, TypeError):
-        raise ConfigError("manufacturer_code must be 6 hex digits, e.g. \"FFFFFF\" (experimental)")
-    return cfg
-
-
-def load_identity(state_dir, cfg):
-    """This device's identity; created once, from the random source, on first boot."""
-    path = state_dir + "/identity.json"
-    try:
-        rec = store.load(path)
-        if rec is None:
-            rec = {"unique": os.urandom(10).hex()}
-            store.save(path, rec)
-        unique = bytes.fromhex(rec["unique"])
-        maker = bytes.fromhex(cfg.get("manufacturer_code", "FFFFFF"))
-        return Identity(maker, unique, cfg.get("product", "DRready-node"))
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError("%s is damaged: restore it from a backup, or delete it to give this device a new identity" % path)
-
-
-def build(cfg, identity, send, now):
-    devices = []
-    count = {}
-    for name in cfg.get("objects", ["battery"]):
-        count[name] = count.get(name, 0) + 1
-        devices.append(registry.make(name, count[name], identity, now))
-    allow = cfg.get("legacy_write", [])
+def write_policy(allow):
+    """Who may Set over plain UDP: only the addresses the operator listed (legacy write)."""
+    from hal.udp import peer_ip
 
     def write_allowed(src):
         return peer_ip(src) in allow
 
-    def event(text):
-        log(text)
-
-    return Node(NodeProfile(identity, devices), devices, send, write_allowed, event)
+    return write_allowed
 
 
-async def _receive(ep, sock, node, clock):
+async def _receive(ep, sock, node, clock, group):
     while True:
         try:
             data, src = await ep.recv(sock)
@@ -100,7 +39,7 @@ async def _receive(ep, sock, node, clock):
             log("receive error %s" % (e,))
             await asyncio.sleep_ms(100)
             continue
-        if not ep.is_own(src):
+        if not (group and ep.is_own(src)):  # only the group socket hears our own multicast
             node.receive(data, src, clock.now())
 
 
@@ -110,52 +49,49 @@ async def _tick(node, clock):
         node.tick(clock.now())
 
 
-async def serve(cfg):
-    state = cfg.get("state_dir", ".")
-    store.makedirs(state)
-    identity = load_identity(state, cfg)
-    ep = Endpoint(cfg["addr"])
-    clock = Clock(cfg.get("speed", 1))
-    node = build(cfg, identity, ep.send, clock.now())
-    devices = node.devices
+async def serve(node, ep, clock):
     node.start(clock.now())
     gc.collect()
-    eojs = " ".join("%06X" % o.eoj for o in [node.profile] + devices)
+    eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s heap %d/%d" % (ep.addr, eojs, gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
     try:
         await asyncio.gather(
-            _receive(ep, ep.unicast, node, clock), _receive(ep, ep.multicast, node, clock), _tick(node, clock)
+            _receive(ep, ep.unicast, node, clock, False), _receive(ep, ep.multicast, node, clock, True), _tick(node, clock)
         )
     finally:
         ep.close()
 
 
-def main(path="config.json"):
-    try:
-        cfg = store.load(path)
-    except ValueError as e:
-        print("ERROR config %s is not valid JSON (%s)" % (path, e))
-        return 2
-    if cfg is None:
-        print("ERROR cannot read config %s: create it (see README, 'Configuration')" % path)
-        return 2
-    try:
-        check_config(cfg)
-    except ConfigError as e:
-        print("ERROR config %s: %s" % (path, e))
-        return 2
-    try:
-        if "addr" not in cfg:
-            from hal import wifi
+def _boot(path):
+    """Build the node with the start-up code, then drop that code: its bytecode is not
+    needed again and a 64 KB heap wants the room."""
+    import startup
 
-            w = cfg.get("wifi") or {}
-            cfg["addr"] = wifi.connect(w.get("ssid", ""), w.get("password", ""))
-        asyncio.run(serve(cfg))
+    try:
+        return startup.start(path)
+    finally:
+        for name in ("startup", "drready.registry", "echonet.identity"):
+            if sys.modules.pop(name, None):
+                package, _, module = name.rpartition(".")
+                if package:  # the package keeps its submodule as an attribute too
+                    delattr(sys.modules[package], module)
+
+
+def main(path="config.json"):
+    cfg = {}
+    try:
+        cfg, node, ep, clock = _boot(path)
+        gc.collect()
+        asyncio.run(serve(node, ep, clock))
     except KeyboardInterrupt:
         pass
     except ConfigError as e:
         print("ERROR %s" % e)
         return 2
+    except MemoryError as e:
+        sys.print_exception(e)
+        print("ERROR out of heap for objects %s: give MicroPython more (HEAP=) or fewer objects" % cfg.get("objects"))
+        return 1
     except OSError as e:
         code = e.args[0] if e.args else 0
         if code == errno.EADDRINUSE:
@@ -167,4 +103,3 @@ def main(path="config.json"):
         return 1
     log("STOPPED")
     return 0
-

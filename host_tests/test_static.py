@@ -20,7 +20,8 @@ def firmware_files():
 
 @pytest.mark.parametrize("rel", sorted(firmware_files()))
 def test_firmware_file_compiles_for_micropython(rel, tmp_path):
-    r = subprocess.run([os.path.join(BIN, "mpy-cross"), "-o", str(tmp_path / "x.mpy"), rel], cwd=ROOT, capture_output=True, text=True)
+    cmd = [os.path.join(BIN, "mpy-cross"), "-o", str(tmp_path / "x.mpy"), rel]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -51,5 +52,6 @@ def test_planted_esp32_misuse_is_caught(tmp_path):
 
 
 def test_ruff_is_clean():
-    r = subprocess.run([os.path.join(BIN, "ruff"), "check", "firmware", "tools", "host_tests"], cwd=ROOT, capture_output=True, text=True)
+    cmd = [os.path.join(BIN, "ruff"), "check", "firmware", "tools", "host_tests"]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -7,6 +7,7 @@
   which are therefore not shipped at all.
 Only modules whose output changed are compiled again.
 """
+
 import importlib
 import os
 import subprocess

@@ -4,6 +4,7 @@ Checks the settings (one clear line when one is wrong), writes the node's config
 state directory, starts `micropython` on the compiled firmware with the heap limit, and
 turns Ctrl-C or SIGTERM into a clean stop of the node.
 """
+
 import argparse
 import ipaddress
 import json
@@ -17,7 +18,10 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "build", "firmware")
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
-KNOWN_OBJECTS = ("battery",)
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+from drready.registry import CLASSES  # noqa: E402  (plain data, imports on CPython too)
+
+DEFAULT_OBJECTS = ["battery"]
 
 
 def fail(msg):
@@ -32,7 +36,7 @@ def parse(argv):
     ap.add_argument("--state", default=os.path.join(ROOT, "state"), help="directory for persistent state")
     ap.add_argument("--speed", default="1", help="simulated seconds per real second (default 1)")
     ap.add_argument("--legacy-write", default="", help="comma-separated addresses allowed to Set over plain UDP")
-    ap.add_argument("--objects", default="", help="comma-separated device objects (default: all)")
+    ap.add_argument("--objects", default="", help="comma-separated device objects, or 'all' (default: battery)")
     return ap.parse_args(argv)
 
 
@@ -56,10 +60,12 @@ def config(args):
             ipaddress.IPv4Address(a)
         except ValueError:
             fail("LEGACY_WRITE entry %r is not an IPv4 address" % a)
-    objects = [o.strip() for o in args.objects.split(",") if o.strip()] or list(KNOWN_OBJECTS)
+    objects = [o.strip() for o in args.objects.split(",") if o.strip()] or DEFAULT_OBJECTS
+    if objects == ["all"]:
+        objects = list(CLASSES)
     for o in objects:
-        if o not in KNOWN_OBJECTS:
-            fail("OBJECTS entry %r is unknown; choose from %s" % (o, ",".join(KNOWN_OBJECTS)))
+        if o not in CLASSES:
+            fail("OBJECTS entry %r is unknown; choose from all,%s" % (o, ",".join(CLASSES)))
     state = os.path.abspath(args.state)
     try:
         os.makedirs(state, exist_ok=True)

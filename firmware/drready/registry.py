@@ -4,6 +4,10 @@ node only spends memory on the classes it was configured with."""
 # name: (module, class, ECHONET class code)
 CLASSES = {
     "battery": ("drready.battery", "StorageBattery", 0x027D),
+    "water_heater": ("drready.water_heater", "ElectricWaterHeater", 0x026B),
+    "hybrid_heater": ("drready.hybrid_heater", "HybridWaterHeater", 0x02A6),
+    "ev_charger": ("drready.ev_charger", "EVChargerDischarger", 0x027E),
+    "fuel_cell": ("drready.fuel_cell", "FuelCell", 0x027C),
 }
 
 

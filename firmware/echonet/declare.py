@@ -96,3 +96,31 @@ def table(*parts):
     return b"".join(rows[e] for e in sorted(rows))
 
 
+# -- reading tables back, for tests and documents (host only) --
+
+
+def flags_rule(flags):
+    """Inverse of the rule notation, for documents and error messages."""
+    out = ""
+    for i in range(3):
+        out += ("M" if flags & (8 << i) else "o") if flags & (1 << i) else "-"
+    return out
+
+
+def size_range(rec):
+    """(min, max) EDT length of a record's kind."""
+    k = rec[3]
+    if k == NUM or k == ENUM:
+        return rec[4], rec[4]
+    if k == RAW:
+        return rec[4], rec[5]
+    if k == TIME:
+        return 2 * rec[4], 2 * rec[4]
+    if k == DATE:
+        return 4, 4
+    return 1, 17  # LOCATION
+
+
+def enum_values(rec):
+    size = rec[4]
+    return [int.from_bytes(rec[i : i + size], "big") for i in range(5, len(rec), size)]

@@ -109,9 +109,8 @@ class Node:
         """Send the status-change INFs for values changed since the last flush."""
         for obj in self.objects.values():
             if obj.changed:
-                epcs = obj.changed
-                obj.changed = []
-                self.announce(obj, epcs)
+                self.announce(obj, obj.changed)
+                del obj.changed[:]  # emptied in place: nothing new on the heap
 
     def tick(self, now):
         """Let each appliance update its values, then announce what changed."""
@@ -121,14 +120,17 @@ class Node:
 
     # -- incoming -----------------------------------------------------------------
     def receive(self, data, src, now=0):
-        self.stats.received += 1
+        st = self.stats
+        st.received += 1
+        sets = st.sets
         try:
             self._receive(data, src, now)
         except Exception as e:  # a bug must not stop the receive loop
-            self.stats.errors += 1
+            st.errors += 1
             if self.event:
                 self.event("error handling frame: %r" % (e,))
-        self.flush(now)
+        if st.sets != sets:  # only an accepted Set changes values between ticks
+            self.flush(now)
 
     def _targets(self, deoj):
         obj = self.objects.get(deoj)

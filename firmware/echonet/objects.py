@@ -19,7 +19,7 @@ class EchonetObject:
         self.eoj = eoj
         self.eoj_bytes = bytes(((eoj >> 16) & 0xFF, (eoj >> 8) & 0xFF, eoj & 0xFF))
         self.table = tbl
-        self.values = {}  # EPC -> EDT, readable properties only
+        self.values = {}  # EPC -> EDT (bytes, or bytearray once changed), readable properties only
         self.changed = []  # announced EPCs changed since the last INF
         anno = bytearray()
         sets = bytearray()
@@ -60,7 +60,11 @@ class EchonetObject:
         old = self.values.get(epc)
         if old == value:
             return False
-        self.values[epc] = value
+        if isinstance(old, bytearray) and len(old) == len(value):
+            # overwrite in place: no new long-lived object that would fragment a small heap
+            old[:] = value
+        else:
+            self.values[epc] = bytearray(value)
         if old is not None and epc in self.anno and epc not in self.changed:
             self.changed.append(epc)
         return True
@@ -128,10 +132,11 @@ def device_values(obj, identity):
     v[0x83] = identity.id_number(obj.eoj)
     v[0x88] = b"\x42"
     v[0x8A] = identity.maker
-    if 0x8C in obj.table:
+    gets = obj.gets
+    if 0x8C in gets:
         v[0x8C] = identity.product
-    if 0x8D in obj.table:
+    if 0x8D in gets:
         v[0x8D] = identity.serial
-    if 0x89 in obj.table:
+    if 0x89 in gets:
         v[0x89] = b"\x00\x00"
 

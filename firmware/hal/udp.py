@@ -41,6 +41,13 @@ async def _cpython_readable(sock):  # CPython, for host tools and tests
 _readable = _mp_readable if _core else _cpython_readable
 
 
+# Largest datagram read whole; a longer one arrives truncated and is dropped as malformed.
+# ECHONET Lite frames stay far below this (replies are capped at 1024 bytes too), and a
+# smaller read buffer is easier to find in a fragmented 64 KB heap.
+MAX_DATAGRAM = 1024
+_LEAN_DATAGRAM = 256  # still holds any request this node can accept
+
+
 def ip_bytes(addr):
     parts = addr.split(".")
     if len(parts) != 4:
@@ -94,15 +101,15 @@ class Endpoint:
         self.unicast = u
         self.multicast = m
         self.group = sockaddr(group, port)
-        self._own = (addr, port)
+        self._own_raw = port.to_bytes(2, "big") + ip  # port and address as in a raw sockaddr
         self._last_src = None
         self._last_reply = None
 
     def is_own(self, src):
-        """A frame we sent ourselves, looped back by multicast."""
+        """A frame we sent ourselves, looped back by multicast (only the group socket sees these)."""
         if isinstance(src, tuple):
             return src[0] == self.addr and src[1] == self.port
-        return src[2:4] == self.port.to_bytes(2, "big") and peer_ip(src) == self.addr
+        return src[2:8] == self._own_raw
 
     def reply_addr(self, src):
         if src is self._last_src or src == self._last_src:
@@ -124,14 +131,21 @@ class Endpoint:
         except OSError:  # a full buffer or a vanished route loses one frame, not the node
             return False
 
-    async def recv(self, sock, size=1500):
+    async def recv(self, sock, size=MAX_DATAGRAM):
+        """The next datagram: (data, source address)."""
         while True:
+            # wait first: recvfrom allocates its buffer even when nothing is there
+            await _readable(sock)  # pyright: ignore[reportGeneralTypeIssues] (MicroPython awaits generators)
             try:
-                return sock.recvfrom(size)
+                try:
+                    return sock.recvfrom(size)
+                except MemoryError:
+                    # a fragmented heap has no room for the full buffer: read what fits (a
+                    # longer datagram is then dropped as truncated) rather than stop the node
+                    return sock.recvfrom(_LEAN_DATAGRAM)
             except OSError as e:
                 if e.args[0] != errno.EAGAIN:
                     raise
-            await _readable(sock)  # pyright: ignore[reportGeneralTypeIssues] (MicroPython awaits generators)
 
     def close(self):
         self.unicast.close()

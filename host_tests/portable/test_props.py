@@ -1,5 +1,5 @@
-from echonet.declare import date, enum, location, prop, raw, s32, table, times, u8, u32
-from echonet.props import flags_rule, records
+from echonet.declare import date, enum, flags_rule, location, prop, raw, s32, table, times, u8, u32
+from echonet.props import records
 from echonet.props import valid as _valid
 
 from .support import h

@@ -1,0 +1,409 @@
+"""EV charger/discharger (V2H) 0x027E (Appendix Release R): ECHONET object, appliance
+interface and simulated plant.
+
+To drive a real V2H unit, implement `EVAppliance` (read the vehicle and the converter in
+`step`, pass settings on in `command`) and give it to `EVChargerDischarger` in place of
+`SimEV`.
+
+The primary job DR never breaks is the departure charge: the vehicle must hold the target
+level (80 %) when it leaves (07:30). Discharging (V2H) stops at the departure line, the
+level from which the target can still be reached by charging at maximum power (with a
+10-minute margin). Once the level meets the line, the plant charges at maximum power up to
+the target whatever the operation mode says (0xE1 shows charging, 0xDA keeps the
+controller's setting), and until the car leaves it discharges no lower than the target.
+
+Choices:
+- Power settings: 0xEB/0xEC apply when the method 0xDC/0xDD is 0x03 designated power (the
+  default, with 0xEB/0xEC at the maximum), 0x01 means maximum power, 0x06 V2G takes the
+  power from 0xE0. Other methods are refused (SNA). 0xEB/0xEC/0xE0 outside 0xC8/0xC9
+  min-max are refused.
+- 0xE0 follows the Appendix note: accepted only when the method for its sign is V2G (0 when
+  either is), and it sets 0xDA to charge / discharge / standby (announced).
+- 0xE7/0xEA amounts (AC Wh, 0 = not set): charging / discharging stops after that much
+  under the current operation mode; forced departure charging does not count.
+- With no vehicle, C0 C2 C4 CE CF D0 E2 E4 answer Get with SNA: their values are removed
+  while the vehicle is away. They are filled at construction whatever the connection (the
+  node refuses to start with a 0x9F property empty) and removed at the first tick.
+- Commands with no vehicle: charge and discharge (0xDA, non-zero 0xE0) are refused; standby,
+  idle and auto are accepted. When the vehicle leaves, a charge or discharge mode returns
+  to standby (announced); auto and idle persist.
+- Discharge is refused (SNA) when nothing can be discharged above the departure line.
+- Auto (0x49): discharge 18:00-23:00 (evening peak, V2H supplies the house), otherwise
+  charge to the departure target; idle (0x47) and standby (0x44) move nothing of their own.
+- The simulated car is plugged in every day (dr-model.md says weekdays; a weekend would
+  only leave it plugged longer).
+- Vehicle energies (C0 C2 CE CF D0 E2) are battery-side Wh; D3 D6 D8 are AC.
+- 0x80 off stops the unit entirely (no departure charging either): the user's switch.
+"""
+
+import struct
+
+from drready.clock import date_edt, time_edt
+from drready.ev_charger_props import CLASS_CODE, TABLE
+from echonet.objects import EchonetObject, device_values
+
+# 0xDA / 0xE1 operation modes
+CHARGE = 0x42
+DISCHARGE = 0x43
+STANDBY = 0x44
+IDLE = 0x47
+AUTO = 0x49
+OFF = 0x31
+# the modes this appliance carries out; other valid codes are refused (SNA)
+SUPPORTED_MODES = (CHARGE, DISCHARGE, STANDBY, IDLE, AUTO)
+# 0xDC / 0xDD methods carried out
+MAXIMUM = 0x01
+DESIGNATED = 0x03
+V2G = 0x06
+SUPPORTED_METHODS = (MAXIMUM, DESIGNATED, V2G)
+# vehicle-dependent properties: Get_SNA with no vehicle (MRA remarks)
+VEHICLE_EPCS = b"\xc0\xc2\xc4\xce\xcf\xd0\xe2\xe4"
+
+
+class Settings:
+    """The controller-visible settings the appliance acts on."""
+
+    def __init__(self, charge_w, discharge_w):
+        self.on = True
+        self.mode = STANDBY
+        self.charge_method = DESIGNATED  # 0xDC
+        self.discharge_method = DESIGNATED  # 0xDD
+        self.charge_w = charge_w  # 0xEB
+        self.discharge_w = discharge_w  # 0xEC
+        self.power = 0  # 0xE0, + charge / - discharge (V2G)
+        self.charge_wh = 0  # 0xE7, 0 = not set
+        self.discharge_wh = 0  # 0xEA
+
+
+class EVAppliance:
+    """What the ECHONET object needs from a V2H unit and its vehicle. Power in AC watts.
+
+    Ratings are read once; `step(now)` is called about once a second and refreshes the
+    measured attributes; `command(settings)` is called with every accepted change.
+    """
+
+    charge_w = (0, 0)  # (min, max) charging power; the max is also 0xC5
+    discharge_w = (0, 0)  # likewise 0xC9 / 0xC6
+    voltage = 200  # AC volts, for 0xCA/0xCB currents
+    kind = 0x22  # 0xCC: DC type AA (CHAdeMO), charge and discharge
+    # measured
+    connected = False
+    capacity_wh = 0  # vehicle battery, usable (D0, CE)
+    reserve_wh = 0  # the vehicle's own discharge floor
+    stored_wh = 0.0
+    floor_wh = 0.0  # lowest level discharge may reach now (departure charge, reserve)
+    power_w = 0  # + charging, - discharging
+    state = STANDBY  # what it actually does (0xE1)
+    mode = STANDBY  # 0xDA as the appliance holds it (it may change it, e.g. on departure)
+    charged_wh = 0  # cumulative AC Wh (int)
+    discharged_wh = 0
+    vehicle_id = b""
+
+    def step(self, now):
+        raise NotImplementedError
+
+    def command(self, settings):
+        raise NotImplementedError
+
+
+def _clamp(w, lim):
+    return min(max(w, lim[0]), lim[1])
+
+
+class SimEV(EVAppliance):
+    """A V2H unit with a commuter's car; defaults from the project's DR model: 1-6 kW,
+    40 kWh, plugged in 18:00-07:30 every day, 80 % at departure.
+
+    The car arrives (first time) with `soc`; each trip uses `trip_wh`. Times are seconds
+    of the day of the injected clock.
+    """
+
+    def __init__(
+        self,
+        capacity_wh=40000,
+        charge_w=(1000, 6000),
+        discharge_w=(1000, 6000),
+        eff=0.95,
+        soc=0.4,
+        arrive=64800,
+        depart=27000,
+        target=0.8,
+        trip_wh=16000,
+        reserve=0.2,
+        margin=600,
+        vehicle_id=b"SIM-EV-0001",
+    ):
+        self.capacity_wh = capacity_wh
+        self.charge_w = charge_w
+        self.discharge_w = discharge_w
+        self.eff = eff
+        self.stored_wh = capacity_wh * soc
+        self.arrive = arrive
+        self.depart = depart
+        self.target_wh = capacity_wh * target
+        self.trip_wh = trip_wh
+        self.reserve_wh = capacity_wh * reserve
+        self.margin = margin
+        self.vehicle_id = vehicle_id
+        self.on = True
+        self.setting = Settings(charge_w[1], discharge_w[1])
+        self.last = None
+        self.moved = 0.0  # AC Wh moved under the current command (0xE7/0xEA)
+        self.amounts = (0, 0)
+        self.frac = [0.0, 0.0]  # cumulative counters below 1 Wh (single-precision floats)
+        self.limit = 0.0
+        self.guard = False  # the departure charge has taken over (until the car leaves)
+        self.forced = False  # charging for the departure in this step
+
+    def command(self, s):
+        amounts = (s.charge_wh, s.discharge_wh)
+        if s.mode != self.mode or amounts != self.amounts:
+            self.moved = 0.0
+        self.amounts = amounts
+        self.mode = s.mode
+        self.on = s.on
+        self.setting = s
+
+    def plugged(self, t):
+        sec = t % 86400
+        a = self.arrive
+        d = self.depart
+        return (sec >= a or sec < d) if a > d else a <= sec < d
+
+    def line(self, t):
+        """The departure line: the lowest level from which the target is reached in time."""
+        left = (self.depart - t % 86400) % 86400 - self.margin
+        return self.target_wh - self.charge_w[1] * self.eff * max(left, 0) / 3600
+
+    def _plug(self, on):
+        self.connected = on
+        if not on:  # leaves: the trip's energy is gone by the time it is back
+            self.stored_wh = max(self.stored_wh - self.trip_wh, 0.0)
+            if self.mode == CHARGE or self.mode == DISCHARGE:
+                self.mode = STANDBY
+            self.moved = 0.0
+            self.guard = False
+
+    def _decide(self, t, end):
+        """AC power (+ charge) from time t to end; sets state, limit, guard and forced."""
+        mode = self.mode
+        self.state = IDLE if mode == IDLE or not self.on else STANDBY
+        self.forced = False
+        if not (self.on and self.connected):
+            return 0
+        s = self.setting
+        st = self.stored_wh
+        target = self.target_wh
+        line = self.line(end)  # where the line will be at the end of the step
+        # the departure charge: once the level meets the line, charge at maximum power up to
+        # the target and discharge no lower than the target until the car leaves
+        self.guard = self.guard or st <= line + 1
+        if self.guard and st < target - 1:
+            self.forced = True
+            self.limit = target
+            self.state = CHARGE
+            return self.charge_w[1]
+        if mode == AUTO:  # evening peak: supply the house; night: charge to the target
+            h = t // 3600 % 24
+            mode = DISCHARGE if 18 <= h < 23 else CHARGE
+        if mode == CHARGE:
+            self.limit = self.capacity_wh if self.mode == CHARGE else target
+            if st >= self.limit - 1 or (s.charge_wh and self.moved >= s.charge_wh):
+                return 0
+            m = s.charge_method
+            self.state = CHARGE
+            if m == MAXIMUM:
+                return self.charge_w[1]
+            return _clamp(s.power if m == V2G and s.power > 0 else s.charge_w, self.charge_w)
+        if mode == DISCHARGE:
+            self.limit = self._floor(line)
+            if st <= self.limit + 1 or (s.discharge_wh and self.moved >= s.discharge_wh):
+                return 0
+            m = s.discharge_method
+            self.state = DISCHARGE
+            if m == MAXIMUM:
+                return -self.discharge_w[1]
+            return -_clamp(-s.power if m == V2G and s.power < 0 else s.discharge_w, self.discharge_w)
+        return 0
+
+    def _floor(self, line):
+        return self.target_wh if self.guard else max(line, self.reserve_wh)
+
+    def _count(self, i, ac):
+        f = self.frac[i] + ac
+        n = int(f)
+        self.frac[i] = f - n
+        return n
+
+    def _move(self, w, t, end):
+        h = (end - t) / 3600
+        s = self.setting
+        eff = self.eff
+        if w > 0:
+            ac = min(w * h, (self.limit - self.stored_wh) / eff)
+            amount = s.charge_wh
+        else:
+            ac = min(-w * h, (self.stored_wh - self.limit) * eff)
+            amount = s.discharge_wh
+        if amount and not self.forced:
+            ac = min(ac, amount - self.moved)
+        ac = max(ac, 0.0)
+        if not self.forced:
+            self.moved += ac
+        if w > 0:
+            self.stored_wh += ac * eff
+            self.charged_wh += self._count(0, ac)
+        else:
+            self.stored_wh -= ac / eff
+            self.discharged_wh += self._count(1, ac)
+
+    def step(self, now):
+        if self.last is None:
+            self.last = now
+            self.connected = self.plugged(now)
+        t = self.last
+        # piecewise: whole minutes, so plug times and limits are met within the step
+        while t < now:
+            if self.plugged(t) != self.connected:
+                self._plug(not self.connected)
+            end = min(now, t - t % 60 + 60)
+            w = self._decide(t, end)
+            if w:
+                self._move(w, t, end)
+            t = end
+        self.last = now
+        if self.plugged(now) != self.connected:
+            self._plug(not self.connected)
+        end = now - now % 60 + 60
+        self.power_w = self._decide(now, end)
+        self.floor_wh = self._floor(self.line(end))
+
+
+def _u32(edt):
+    return int.from_bytes(edt, "big")
+
+
+class EVChargerDischarger(EchonetObject):
+    def __init__(self, instance, identity, appliance=None, now=0):
+        EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
+        a = self.appliance = appliance or SimEV()
+        s = self.settings = Settings(a.charge_w[1], a.discharge_w[1])
+        device_values(self, identity)
+        v = self.values
+        c = a.charge_w
+        d = a.discharge_w
+        vo = a.voltage
+        v[0xC8] = struct.pack(">II", c[0], c[1])
+        v[0xC9] = struct.pack(">II", d[0], d[1])
+        v[0xCA] = struct.pack(">HH", c[0] * 10 // vo, c[1] * 10 // vo)
+        v[0xCB] = struct.pack(">HH", d[0] * 10 // vo, d[1] * 10 // vo)
+        v[0xCC] = bytes((a.kind,))
+        v[0xE5] = b"\x42"  # no maintenance needed
+        put = self.put
+        put(0xC5, c[1])
+        put(0xC6, d[1])
+        put(0xDA, s.mode)
+        put(0xDC, s.charge_method)
+        put(0xDD, s.discharge_method)
+        put(0xE0, 0)
+        put(0xE7, 0)
+        put(0xEA, 0)
+        put(0xEB, s.charge_w)
+        put(0xEC, s.discharge_w)
+        a.command(s)
+        self.conn = None
+        self.tick(now)
+
+    def _can_discharge(self, w):
+        a = self.appliance
+        return a.connected and a.stored_wh > a.floor_wh + 1 and a.discharge_w[0] <= w <= a.discharge_w[1]
+
+    def accept(self, epc, edt, now):
+        s = self.settings
+        a = self.appliance
+        x = edt[0]
+        if epc == 0xDA:
+            if x not in SUPPORTED_MODES:
+                return False
+            if (x == CHARGE and not a.connected) or (x == DISCHARGE and not self._can_discharge(a.discharge_w[0])):
+                return False
+            s.mode = x
+        elif epc == 0x80:
+            s.on = x == 0x30
+        elif epc == 0xDC or epc == 0xDD:
+            if x not in SUPPORTED_METHODS:
+                return False
+            if epc == 0xDC:
+                s.charge_method = x
+            else:
+                s.discharge_method = x
+        elif epc == 0xEB or epc == 0xEC:
+            w = _u32(edt)
+            lo, hi = a.charge_w if epc == 0xEB else a.discharge_w
+            if not lo <= w <= hi:  # outside 0xC8/0xC9: refused, never clamped silently
+                return False
+            if epc == 0xEB:
+                s.charge_w = w
+            else:
+                s.discharge_w = w
+        elif epc == 0xE7:
+            s.charge_wh = _u32(edt)
+        elif epc == 0xEA:
+            s.discharge_wh = _u32(edt)
+        elif epc == 0xE0:
+            w = struct.unpack(">i", edt)[0]
+            if w > 0:
+                if s.charge_method != V2G or not a.connected or not a.charge_w[0] <= w <= a.charge_w[1]:
+                    return False
+                mode = CHARGE
+            elif w < 0:
+                if s.discharge_method != V2G or not self._can_discharge(-w):
+                    return False
+                mode = DISCHARGE
+            else:
+                if s.charge_method != V2G and s.discharge_method != V2G:
+                    return False
+                mode = STANDBY
+            s.power = w
+            s.mode = mode
+            self.put(0xDA, mode)
+        # 0xCD connection confirmation: the appliance reads the connection in every step
+        a.command(s)
+        return True
+
+    def tick(self, now):
+        a = self.appliance
+        a.step(now)
+        s = self.settings
+        put = self.put
+        if a.mode != s.mode:  # the appliance changed it (the vehicle left)
+            s.mode = a.mode
+            put(0xDA, a.mode)
+        put(0x97, time_edt(now))
+        put(0x98, date_edt(now))
+        put(0xD3, int(a.power_w))
+        put(0xD6, a.discharged_wh % 1000000000)
+        put(0xD8, a.charged_wh % 1000000000)
+        put(0xE1, a.state)
+        c = a.connected
+        boot = self.conn is None
+        if c != self.conn:
+            self.conn = c
+            put(0xC7, 0x43 if c else 0x30)
+            put(0xE6, bytes((len(a.vehicle_id),)) + a.vehicle_id if c else b"\x00")
+        if c or boot:
+            cap = a.capacity_wh
+            st = a.stored_wh
+            usable = cap - a.reserve_wh
+            avail = max(st - a.floor_wh, 0)
+            put(0xC0, int(usable))
+            put(0xC2, int(avail))
+            put(0xC4, int(avail * 100 / usable + 0.5) if usable > 0 else 0)
+            put(0xCE, int(cap))
+            put(0xCF, int(max(cap - st, 0)))
+            put(0xD0, int(cap))
+            put(0xE2, int(st))
+            put(0xE4, int(st * 100 / cap + 0.5) if cap else 0)
+        else:
+            for e in VEHICLE_EPCS:
+                self.values.pop(e, None)

@@ -1,0 +1,245 @@
+"""Hybrid water heater 0x02A6 (heat pump + gas boiler back-up, Appendix Release R):
+ECHONET object, appliance interface, simulated plant and the DR-available amount.
+
+To drive a real unit, implement `HybridHeaterAppliance` (read its measurements in `step`,
+pass settings on in `command`, and give the household's expected draw, or override the
+whole `dr_amount` planner) and hand it to `HybridWaterHeater` in place of `SimHybridHeater`.
+
+Solar linkage is the DR lever: with 0xB8 other than 0x41 (off) the heat pump heats only
+inside the 0xB9 window (up-DR) and the gas boiler covers whatever the tank lacks outside
+it (down-DR: the heat pump's night run is avoided). Hot water is never short while the
+gas back-up works; without it the heat pump heats whenever the tank is not full.
+"""
+import struct
+
+from drready.hybrid_heater_props import CLASS_CODE, TABLE
+from echonet.objects import EchonetObject, device_values
+
+# 0xB0 automatic water heating setting
+AUTO = 0x41
+MANUAL_HEAT = 0x42
+MANUAL_STOP = 0x43
+# 0xB8 solar linkage mode: 0x41 off, 0x42 self-consumption, 0x43 sell first, 0x44 economy
+LINK_OFF = 0x41
+DAY = 86400
+
+
+def _inside(sod, a, b):
+    """Second of day `sod` in [a, b), a window that may wrap past midnight."""
+    return a <= sod < b if a < b else sod >= a or sod < b
+
+
+class HybridHeaterAppliance:
+    """What the ECHONET object needs from a hybrid water heater.
+
+    Ratings are read once; `step(now)` is called about once a second and must refresh the
+    measured attributes; `command` is called with every accepted change of the settings.
+    """
+
+    tank_l = 150  # tank capacity, L (0xE2)
+    hp_w = 550  # heat-pump electric input while heating, W
+    cop = 3.2  # heat out / electricity in
+    wh_per_l = 58  # heat to bring one litre from mains to storage temperature, Wh
+    # measured
+    hot_l = 0.0  # hot water left in the tank, L (0xE1)
+    heating = False  # the heat pump is heating the tank (0xB2)
+    space_heating = False  # the space-heating circuit is being heated (0xB3)
+    supplying = False  # hot water is being drawn (0xC3)
+    gas_ok = True  # gas back-up available (False: fault, 0x88)
+    power_w = 0  # electric input now, estimated (0x84)
+    energy_wh = 0.0  # cumulative electric input (0x85)
+
+    def step(self, now):
+        raise NotImplementedError
+
+    def command(self, auto, linkage, start, end):
+        """auto: 0xB0 code; linkage: 0xB8 code; start, end: 0xB9 window, seconds of day."""
+        raise NotImplementedError
+
+    def expected_draw(self, t0, t1):
+        """Hot water (L at storage temperature) the household is expected to draw in [t0, t1)."""
+        raise NotImplementedError
+
+    def dr_amount(self, now, start, end):
+        """(up-DR Wh, down-DR Wh) for the window [start, end) (seconds of day) running now,
+        or the next one, if the heat pump is moved into it from now on (see 0xF0)."""
+        sod = now % DAY
+        s = now - sod + start
+        e = now - sod + end
+        if now >= e:
+            s += DAY
+            e += DAY
+        t = s if s > now else now
+        draw = self.expected_draw
+        hot = self.hot_l
+        if t > now:
+            hot = max(hot - draw(now, t), 0)
+        k = self.wh_per_l / self.cop  # electricity per litre heated
+        room = self.tank_l - hot + draw(t, e)
+        up = min(self.hp_w * (e - t) / 3600, room * k)
+        down = min(self.tank_l - self.hot_l + draw(now, now + DAY), self.tank_l) * k
+        return int(up), int(down)
+
+
+class SimHybridHeater(HybridHeaterAppliance):
+    """A 150 L hybrid with a 0.55 kW heat pump and a gas boiler (defaults from the project's
+    DR model). Draws are (start, end, litres) in seconds of day: 30 L from 07:00, 130 L in
+    the evening bath and shower hours, 160 L/day in all. Without linkage the heat pump
+    refills the tank in the night hours (about 2.7 kWh/day); with it, only inside the
+    window (3 h x 0.55 kW = about 1.7 kWh/day by default). The gas boiler covers any draw
+    the tank cannot (`gas_wh`, heat); `short_l` counts what nothing could cover."""
+
+    def __init__(
+        self,
+        tank_l=150,
+        hp_w=550,
+        cop=3.2,
+        wh_per_l=58,
+        hot_l=75,
+        draws=((25200, 28800, 30), (68400, 79200, 130)),
+        night=(82800, 25200),
+    ):
+        self.tank_l = tank_l
+        self.hp_w = hp_w
+        self.cop = cop
+        self.wh_per_l = wh_per_l
+        self.hot_l = float(hot_l)
+        self.draws = draws
+        self.night = night
+        self.rate = hp_w * cop / wh_per_l / 3600  # L/s the heat pump heats
+        self.gas_wh = 0.0
+        self.short_l = 0.0
+        self.last = None
+        self.command(AUTO, LINK_OFF, 36000, 46800)
+
+    def command(self, auto, linkage, start, end):
+        self.auto = auto
+        self.linkage = linkage
+        self.window = (start, end)
+        marks = [start, end, self.night[0], self.night[1]]
+        for a, b, _ in self.draws:
+            marks.append(a)
+            marks.append(b)
+        self.marks = marks  # where draw or heat-pump permission may change
+
+    def expected_draw(self, t0, t1):
+        total = 0.0
+        day = t0 - t0 % DAY
+        while day < t1:
+            for a, b, litres in self.draws:
+                lo = max(t0, day + a)
+                hi = min(t1, day + b)
+                if hi > lo:
+                    total += litres * (hi - lo) / (b - a)
+            day += DAY
+        return total
+
+    def _draw_rate(self, sod):
+        r = 0.0
+        for a, b, litres in self.draws:
+            if a <= sod < b:
+                r += litres / (b - a)
+        return r
+
+    def _hp_allowed(self, sod):
+        if not self.gas_ok or self.auto == MANUAL_HEAT:
+            return True  # without gas the heat pump is the only source
+        if self.auto == MANUAL_STOP:
+            return False
+        w = self.window if self.linkage != LINK_OFF else self.night
+        return _inside(sod, w[0], w[1])
+
+    def _run(self, dt, d, on):
+        """Advance dt seconds at draw rate d (L/s), the heat pump allowed or not."""
+        tank = self.tank_l
+        hot = self.hot_l
+        r = self.rate if on else 0.0
+        heated = r * dt  # litres the heat pump heats
+        new = hot + (r - d) * dt
+        if new > tank:  # full within the step: from then on it only follows the draw
+            tf = (tank - hot) / (r - d) if hot < tank else 0
+            heated = r * tf + d * (dt - tf)
+            new = tank
+        elif new < 0:  # empty: the gas boiler supplies the rest of the draw
+            if self.gas_ok:
+                self.gas_wh -= new * self.wh_per_l
+            else:
+                self.short_l -= new
+            new = 0.0
+        self.hot_l = new
+        self.energy_wh += heated * self.wh_per_l / self.cop
+
+    def step(self, now):
+        t = self.last
+        if t is None:
+            t = now
+        self.last = now
+        while t < now:  # piecewise over the day's schedule, so a long dt integrates exactly
+            sod = t % DAY
+            n = DAY
+            for m in self.marks:
+                if sod < m < n:
+                    n = m
+            t1 = min(now, t - sod + n)
+            self._run(t1 - t, self._draw_rate(sod), self._hp_allowed(sod))
+            t = t1
+        sod = now % DAY
+        d = self._draw_rate(sod)
+        p = 0
+        if self._hp_allowed(sod):
+            p = self.hp_w if self.hot_l < self.tank_l else self.hp_w * min(d / self.rate, 1)
+        self.power_w = int(p)
+        self.heating = p > 0
+        self.supplying = d > 0
+
+
+class HybridWaterHeater(EchonetObject):
+    def __init__(self, instance, identity, appliance=None, now=0):
+        EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
+        self.appliance = a = appliance or SimHybridHeater()
+        device_values(self, identity)
+        self.auto = AUTO
+        self.linkage = LINK_OFF
+        self.window = (36000, 46800)  # 10:00-13:00
+        v = self.values
+        v[0xB0] = bytes((AUTO,))
+        v[0xB8] = bytes((LINK_OFF,))
+        v[0xB9] = b"\x0a\x00\x0d\x00"
+        self.put(0xE2, a.tank_l)
+        a.command(AUTO, LINK_OFF, 36000, 46800)
+        self.tick(now)
+
+    def accept(self, epc, edt, now):
+        x = edt[0]
+        if epc == 0xB0:
+            if x == MANUAL_STOP and not self.appliance.gas_ok:
+                return False  # the heat pump is the only source of hot water left
+            self.auto = x
+        elif epc == 0xB8:
+            self.linkage = x
+        elif epc == 0xB9:
+            s = x * 3600 + edt[1] * 60
+            e = edt[2] * 3600 + edt[3] * 60
+            if e <= s:
+                return False  # one window within the day, start before end
+            self.window = (s, e)
+        else:
+            return True
+        self.appliance.command(self.auto, self.linkage, self.window[0], self.window[1])
+        return True
+
+    def tick(self, now):
+        a = self.appliance
+        a.step(now)
+        put = self.put
+        put(0x84, min(a.power_w, 65533))
+        put(0x85, int(a.energy_wh) % 1000000000)
+        put(0x88, 0x42 if a.gas_ok else 0x41)
+        put(0xB2, 0x41 if a.heating else 0x42)
+        put(0xB3, 0x41 if a.space_heating else 0x42)
+        put(0xC3, 0x41 if a.supplying else 0x42)
+        put(0xE1, min(int(a.hot_l), 65533))
+        up = down = 0
+        if self.auto == AUTO and a.gas_ok:
+            up, down = a.dr_amount(now, self.window[0], self.window[1])
+        put(0xF0, struct.pack(">II", up, down))

@@ -1,0 +1,98 @@
+"""Start-up: read and check the config, load (or create) this device's identity, bind the
+network and build the node. app._boot drops this module once the node runs.
+"""
+import os
+
+import app
+from app import ConfigError
+from drready import registry
+from echonet.identity import Identity
+from echonet.node import Node
+from echonet.objects import NodeProfile
+from hal import store
+from hal.clock import Clock
+from hal.udp import Endpoint, ip_bytes
+
+
+def start(path):
+    """(cfg, node, endpoint, clock) from the config file at path."""
+    try:
+        cfg = store.load(path)
+    except ValueError as e:
+        raise ConfigError("config %s is not valid JSON (%s)" % (path, e))
+    if cfg is None:
+        raise ConfigError("cannot read config %s: create it (see README, 'Configuration')" % path)
+    try:
+        check_config(cfg)
+    except ConfigError as e:
+        raise ConfigError("config %s: %s" % (path, e))
+    state = cfg.get("state_dir", ".")
+    store.makedirs(state)
+    identity = load_identity(state, cfg)
+    if "addr" not in cfg:
+        from hal import wifi
+
+        w = cfg.get("wifi") or {}
+        cfg["addr"] = wifi.connect(w.get("ssid", ""), w.get("password", ""))
+    ep = Endpoint(cfg["addr"])
+    clock = Clock(cfg.get("speed", 1))
+    return cfg, build(cfg, identity, ep.send, clock.now()), ep, clock
+
+
+def check_config(cfg):
+    """Raise ConfigError with one line saying what is wrong and what to do."""
+    if not isinstance(cfg, dict):
+        raise ConfigError("config must be a JSON object")
+    addr = cfg.get("addr")
+    if addr is not None:
+        try:
+            ip_bytes(addr)
+        except ValueError:
+            raise ConfigError("addr %r is not an IPv4 address like 192.168.1.20" % (addr,))
+    objects = cfg.get("objects", ["battery"])
+    if not isinstance(objects, list) or not objects:
+        raise ConfigError("objects must be a non-empty list such as [\"battery\"]")
+    for name in objects:
+        if name not in registry.CLASSES:
+            raise ConfigError("unknown object %r; known: %s" % (name, ", ".join(sorted(registry.CLASSES))))
+    speed = cfg.get("speed", 1)
+    if not isinstance(speed, int) or not 1 <= speed <= 100000:
+        raise ConfigError("speed must be a whole number from 1 to 100000")
+    for a in cfg.get("legacy_write", []):
+        try:
+            ip_bytes(a)
+        except (ValueError, AttributeError):
+            raise ConfigError("legacy_write entry %r is not an IPv4 address" % (a,))
+    maker = cfg.get("manufacturer_code", "FFFFFF")
+    try:
+        if len(bytes.fromhex(maker)) != 3:
+            raise ValueError
+    except (ValueError, TypeError):
+        raise ConfigError("manufacturer_code must be 6 hex digits, e.g. \"FFFFFF\" (experimental)")
+    return cfg
+
+
+def load_identity(state_dir, cfg):
+    """This device's identity; created once, from the random source, on first boot."""
+    path = state_dir + "/identity.json"
+    try:
+        rec = store.load(path)
+        if rec is None:
+            rec = {"unique": os.urandom(10).hex()}
+            store.save(path, rec)
+        unique = bytes.fromhex(rec["unique"])
+        maker = bytes.fromhex(cfg.get("manufacturer_code", "FFFFFF"))
+        return Identity(maker, unique, cfg.get("product", "DRready-node"))
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError("%s is damaged: restore it from a backup, or delete it to give this device a new identity" % path)
+
+
+def build(cfg, identity, send, now):
+    """The node: a profile and the configured device objects, `send` for its frames."""
+    devices = []
+    count = {}
+    for name in cfg.get("objects", ["battery"]):
+        count[name] = count.get(name, 0) + 1
+        devices.append(registry.make(name, count[name], identity, now))
+    # the policy and the log are app's: closures made here would keep this module alive
+    return Node(NodeProfile(identity, devices), devices, send, app.write_policy(cfg.get("legacy_write", [])), app.log)

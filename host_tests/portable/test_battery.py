@@ -1,0 +1,105 @@
+"""Storage battery 0x027D: the simulated plant carries out DR commands over simulated time."""
+import struct
+
+from .support import h, make_node, request
+
+T0 = 1764201600  # 2025-11-27 00:00 UTC
+
+
+def _num(obj, epc):
+    v = obj.get(epc)
+    return struct.unpack(">i", v)[0] if epc == 0xD3 else int.from_bytes(v, "big")
+
+
+def _run(node, start, seconds, step=60):
+    t = start
+    while t < start + seconds:
+        t += step
+        node.tick(t)
+    return t
+
+
+def test_charge_at_set_power_raises_stored_energy():
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    e0 = _num(b, 0xE2)
+    # HEMS order: power first, then the mode
+    assert request(node, net, "1081 0001 05FF01 027D01 61 02 EB 04 000007D0 DA 01 42")[0][1][10] == 0x71
+    _run(node, T0, 3600)
+    assert _num(b, 0xD3) == 2000  # charging is positive
+    assert b.get(0xCF) == b"\x42"
+    # one hour at 2 kW AC, 95 % into the cells
+    assert abs(_num(b, 0xE2) - (e0 + 1900)) <= 2
+    assert _num(b, 0xE4) > 50
+    assert abs(_num(b, 0xA8) - 2000) <= 2  # cumulative AC charged, Wh
+
+
+def test_discharge_stops_at_the_backup_reserve_and_announces():
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    request(node, net, "1081 0002 05FF01 027D01 61 01 DA 01 43")
+    t = _run(node, T0, 600)
+    assert _num(b, 0xD3) == -3000  # maximum discharge when 0xEC is not set
+    net.take()
+    _run(node, t, 6 * 3600)
+    assert _num(b, 0xE4) == 30  # 0xA7, the reserve
+    assert _num(b, 0xD3) == 0 and b.get(0xCF) == b"\x44"  # standby, though 0xDA still says discharge
+    assert b.get(0xDA) == b"\x43"
+    assert _num(b, 0xA5) == 0  # nothing left to give above the reserve
+    infs = [f for d, f in net.take() if d is None]
+    assert any(f[4:7] == h("027D01") and h("CF 01 44") in f for f in infs)
+
+
+def test_amount_setting_stops_charging_after_that_much_energy():
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    request(node, net, "1081 0003 05FF01 027D01 61 02 AA 04 000003E8 DA 01 42")  # 1000 Wh
+    _run(node, T0, 3 * 3600)
+    assert abs(_num(b, 0xA8) - 1000) <= 1
+    assert b.get(0xCF) == b"\x44"
+
+
+def test_reserve_cannot_cross_the_upper_limit():
+    node, net = make_node(now=T0)
+    out = request(node, net, "1081 0004 05FF01 027D01 61 01 A7 01 64")  # 100 % reserve > 100 % upper? equal
+    assert out[0][1][10] == 0x51
+    out = request(node, net, "1081 0005 05FF01 027D01 61 01 A6 01 14")  # upper 20 % below reserve 30 %
+    assert out[0][1][10] == 0x51
+    out = request(node, net, "1081 0006 05FF01 027D01 61 02 A7 01 14 A6 01 5A")
+    assert out[0][1] == h("1081 0006 027D01 05FF01 71 02 A7 00 A6 00")
+
+
+def test_charge_stops_at_upper_limit():
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    request(node, net, "1081 0007 05FF01 027D01 61 02 A6 01 50 DA 01 41")  # 80 %, rapid charge
+    _run(node, T0, 4 * 3600)
+    assert _num(b, 0xE4) == 80 and _num(b, 0xD3) == 0 and _num(b, 0xA4) == 0
+
+
+def test_switching_off_stops_power():
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    request(node, net, "1081 0008 05FF01 027D01 61 01 DA 01 42")
+    _run(node, T0, 120)
+    assert _num(b, 0xD3) > 0
+    request(node, net, "1081 0009 05FF01 027D01 61 01 80 01 31")
+    _run(node, T0 + 120, 120)
+    assert _num(b, 0xD3) == 0 and b.get(0x80) == b"\x31"
+
+
+def test_time_and_date_follow_the_clock():
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    node.tick(T0 + 13 * 3600 + 5 * 60)
+    assert b.get(0x97) == h("0D05")
+    assert b.get(0x98) == h("07E9 0B 1B")  # 2025-11-27
+
+
+def test_calendar_arithmetic_matches_known_dates():
+    from drready.clock import civil
+
+    assert civil(0) == (1970, 1, 1, 0, 0)
+    assert civil(951782400) == (2000, 2, 29, 0, 0)  # leap day of a 400-year leap year
+    assert civil(1709251199) == (2024, 2, 29, 23, 59)
+    assert civil(4102444800) == (2100, 1, 1, 0, 0)
