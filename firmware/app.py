@@ -31,7 +31,7 @@ def write_policy(allow):
     return write_allowed
 
 
-async def _receive(ep, sock, node, clock, group):
+async def _receive(ep, sock, node, group):
     while True:
         try:
             data, src = await ep.recv(sock)
@@ -40,7 +40,7 @@ async def _receive(ep, sock, node, clock, group):
             await asyncio.sleep_ms(100)
             continue
         if not (group and ep.is_own(src)):  # only the group socket hears our own multicast
-            node.receive(data, src, clock.now())
+            node.receive(data, src)
 
 
 async def _tick(node, clock):
@@ -56,7 +56,7 @@ async def serve(node, ep, clock):
     log("READY %s:3610 objects %s heap %d/%d" % (ep.addr, eojs, gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
     try:
         await asyncio.gather(
-            _receive(ep, ep.unicast, node, clock, False), _receive(ep, ep.multicast, node, clock, True), _tick(node, clock)
+            _receive(ep, ep.unicast, node, False), _receive(ep, ep.multicast, node, True), _tick(node, clock)
         )
     finally:
         ep.close()

@@ -7,13 +7,14 @@ drready/registry.CLASSES. Run with MICROPYPATH=build/firmware:.frozen (the compi
 firmware, as deployed). Prints one line per figure:
 
     HEAP start N      bytes in use before any firmware module is imported
-    HEAP imports N    after importing app, everything it imports and the configured classes
-    HEAP boot N       after building and starting the node as app.serve does
+    HEAP imports N    after importing the modules the running node keeps and the configured classes
+    HEAP boot N       after building and starting the node as app.main does
     HEAP total N      size of the GC heap
     OBJECTS a b ...   the classes the node was built with
 
-Booting follows app.serve step by step (identity from STATE_DIR, Endpoint on ADDR,
-app.build, node.start) but does not enter the receive loop.
+Booting goes through app._boot as app.main does (config written to STATE_DIR, identity,
+Endpoint on ADDR, the node; the start-up code is then dropped) and node.start, but does
+not enter the receive loop.
 """
 
 import gc
@@ -26,16 +27,22 @@ wanted = sys.argv[3]
 gc.collect()
 start = gc.mem_alloc()
 
-import app  # noqa: E402  (and with it asyncio and every module the node imports)
+import json  # noqa: E402
+
+import app  # noqa: E402  (the serve loop; startup.py is loaded and dropped by app._boot)
+import drready.clock  # noqa: E402, F401  (the modules the running node keeps)
+import echonet.node  # noqa: E402, F401
+import echonet.objects  # noqa: E402, F401
+import hal.clock  # noqa: E402, F401
+import hal.store  # noqa: E402, F401
+import hal.udp  # noqa: E402, F401
 from drready import registry  # noqa: E402
-from hal import store  # noqa: E402
-from hal.clock import Clock  # noqa: E402
-from hal.udp import Endpoint  # noqa: E402
 
 names = list(registry.CLASSES) if wanted == "all" else wanted.split(",")
 for name in names:
     entry = registry.CLASSES[name]
     __import__(entry[0], None, None, (entry[1],))
+del registry  # app._boot drops it with the start-up code
 gc.collect()
 imports = gc.mem_alloc()
 # printed as soon as known, so a boot that runs out of heap still reports these
@@ -43,12 +50,11 @@ print("OBJECTS " + " ".join(names))
 print("HEAP start %d" % start)
 print("HEAP imports %d" % imports)
 
-cfg = app.check_config({"addr": addr, "state_dir": state_dir, "objects": names})
-store.makedirs(state_dir)
-identity = app.load_identity(state_dir, cfg)
-ep = Endpoint(cfg["addr"])
-clock = Clock(cfg.get("speed", 1))
-node = app.build(cfg, identity, ep.send, clock.now())
+hal.store.makedirs(state_dir)
+path = state_dir + "/config.json"
+with open(path, "w") as f:
+    json.dump({"addr": addr, "state_dir": state_dir, "objects": names}, f)
+cfg, node, ep, clock = app._boot(path)  # as app.main does: config, identity, network, node
 node.start(clock.now())
 gc.collect()
 boot = gc.mem_alloc()

@@ -18,6 +18,8 @@ _INF_REQ = const(0x63)
 _SETGET = const(0x6E)
 _INFC = const(0x74)
 _INF = const(0x73)
+_GET_RES = const(0x72)
+_GET_SNA = const(0x52)
 _INFC_RES = const(0x7A)
 _NODE_ALL = const(0x0EF000)  # instance 0 of the node profile class
 _MAX_FRAME = const(1024)  # reply size cap: uecho-go reads at most 1024 bytes
@@ -35,12 +37,8 @@ class Stats:
         self.errors = 0  # internal errors caught in receive
 
 
-def _eoj(b, i):
-    return (b[i] << 16) | (b[i + 1] << 8) | b[i + 2]
-
-
-def _parse_props(data, i, n, epcs, edts):
-    """Append the OPC properties starting at data[i]; return the end offset or -1."""
+def _skip_props(data, i, n):
+    """Offset just past the OPC properties whose OPC byte is data[i]; -1 if they overrun n."""
     if i >= n:
         return -1
     opc = data[i]
@@ -48,13 +46,8 @@ def _parse_props(data, i, n, epcs, edts):
     for _ in range(opc):
         if i + 2 > n:
             return -1
-        j = i + 2 + data[i + 1]
-        if j > n:
-            return -1
-        epcs.append(data[i])
-        edts.append(bytes(data[i + 2 : j]) if j > i + 2 else b"")
-        i = j
-    return i
+        i += 2 + data[i + 1]
+    return i if i <= n else -1
 
 
 class Node:
@@ -66,6 +59,7 @@ class Node:
         self.write_allowed = write_allowed or (lambda src: False)
         self.event = event  # event(text) for notable events, or None
         self.stats = Stats()
+        self.now = 0  # time of the last tick
         self.tid = 0
         self.objects = {profile.eoj: profile}
         for d in devices:
@@ -91,6 +85,7 @@ class Node:
 
     def start(self, now=0):
         """Boot announcement: INF of the instance list 0xD5 from the node profile."""
+        self.now = now
         self.announce(self.profile, (0xD5,))
         self.flush(now)
 
@@ -114,17 +109,20 @@ class Node:
 
     def tick(self, now):
         """Let each appliance update its values, then announce what changed."""
+        self.now = now
         for d in self.devices:
             d.tick(now)
         self.flush(now)
 
     # -- incoming -----------------------------------------------------------------
-    def receive(self, data, src, now=0):
+    def receive(self, data, src, now=None):
+        """Handle one datagram. now: the time for Set side effects; by default the last
+        tick's (at most a tick old), which spares the receive path a clock read."""
         st = self.stats
         st.received += 1
         sets = st.sets
         try:
-            self._receive(data, src, now)
+            self._receive(data, src, self.now if now is None else now)
         except Exception as e:  # a bug must not stop the receive loop
             st.errors += 1
             if self.event:
@@ -156,40 +154,43 @@ class Node:
         if not (_SETI <= esv <= _INF_REQ or esv == _SETGET or esv == _INFC):
             st.ignored += 1  # responses, INF and reserved codes are not requests
             return
-        epcs = []
-        edts = []
-        end = _parse_props(data, 11, n, epcs, edts)
-        nset = len(epcs)
+        # check the structure first; serving then walks the frame by offsets, no lists
+        end = _skip_props(data, 11, n)
         if end >= 0 and esv == _SETGET:
-            end = _parse_props(data, end, n, epcs, edts)
+            end = _skip_props(data, end, n)
         if end != n:
             st.malformed += 1
             return
-        targets = self._targets(_eoj(data, 7))
+        targets = self._targets((data[7] << 16) | (data[8] << 8) | data[9])
         if not targets:
             st.ignored += 1
             return
-        tid = (data[2] << 8) | data[3]
-        seoj = bytes(data[4:7])
         for obj in targets:
-            self._serve(obj, esv, tid, seoj, epcs, edts, nset, src, now)
+            self._serve(obj, data, esv, src, now)
 
-    def _serve(self, obj, esv, tid, seoj, epcs, edts, nset, src, now):
-        out = self._header(tid, obj.eoj_bytes, seoj, 0)
-        ok = True
-        if esv == _GET or esv == _INF_REQ:
-            ok = self._get_part(obj, out, epcs, 0, len(epcs))
-        elif esv == _INFC:
-            out.append(len(epcs))
-            for e in epcs:
-                out.append(e)
-                out.append(0)
-        else:  # SETI, SETC, SETGET
-            ok = self._set_part(obj, out, epcs, edts, nset, src, now)
-            if esv == _SETGET:
-                ok = self._get_part(obj, out, epcs, nset, len(epcs)) and ok
-        if not epcs:  # OPC=0 asks for nothing: answer the SNA so the requester need not wait
-            ok = False
+    def _serve(self, obj, data, esv, src, now):
+        # the reply header is the request's with SEOJ and DEOJ swapped (TID copied)
+        out = bytearray(data[:11])
+        out[4:7] = obj.eoj_bytes
+        out[7:10] = data[4:7]
+        if esv == _GET:  # the hot path: straight through
+            _, ok = self._get_part(obj, out, data, 11)
+            out[10] = _GET_RES if ok and data[11] else _GET_SNA
+            self.stats.replies += 1
+            self.send(src, out)
+            return
+        if esv == _SETI or esv == _SETC or esv == _SETGET:
+            asked = data[11]
+            i, ok = self._set_part(obj, out, data, src, now)
+            if esv == _SETGET:  # then the Get part, OPCGet at data[i]
+                asked += data[i]
+                _, got = self._get_part(obj, out, data, i)
+                ok = got and ok
+        else:
+            asked = data[11]
+            _, ok = self._get_part(obj, out, data, 11, esv == _INFC)
+        if not asked:
+            ok = False  # OPC=0 asks for nothing: answer the SNA so the requester need not wait
         if esv == _INFC:
             esv_out = _INFC_RES
         elif ok:
@@ -203,31 +204,43 @@ class Node:
         # INF answering INF_REQ goes to the group; everything else back to the requester
         self.send(None if esv_out == _INF else src, out)
 
-    def _get_part(self, obj, out, epcs, start, stop):
+    def _get_part(self, obj, out, data, i, echo_only=False):
+        """Answer the Get-type properties whose OPC is data[i]: (offset after them, all ok).
+        echo_only: every EPC with PDC=0 (INFC_Res)."""
+        opc = data[i]
+        out.append(opc)
+        i += 1
         ok = True
-        out.append(stop - start)
-        for k in range(start, stop):
-            e = epcs[k]
-            v = obj.get(e)
+        values = obj.values
+        for k in range(opc, 0, -1):
+            e = data[i]
+            i += 2 + data[i + 1]
             out.append(e)
+            if echo_only:
+                out.append(0)
+                continue
+            v = values.get(e)
             # keep room for the EPC and PDC=0 of every property still to answer
-            if v is None or len(out) + 1 + len(v) + 2 * (stop - k - 1) > _MAX_FRAME:
+            if v is None or len(out) + 1 + len(v) + 2 * (k - 1) > _MAX_FRAME:
                 out.append(0)
                 ok = False
             else:
                 out.append(len(v))
                 out += v
-        return ok
+        return i, ok
 
-    def _set_part(self, obj, out, epcs, edts, nset, src, now):
+    def _set_part(self, obj, out, data, src, now):
+        """Carry out the Set-type properties whose OPC is data[11]: (offset after them, all ok)."""
+        opc = data[11]
+        out.append(opc)
+        i = 12
         ok = True
-        out.append(nset)
-        allowed = None
-        for k in range(nset):
-            e = epcs[k]
-            v = edts[k]
-            if allowed is None:
-                allowed = self.write_allowed(src)
+        allowed = self.write_allowed(src) if opc else False
+        for _ in range(opc):
+            e = data[i]
+            j = i + 2 + data[i + 1]
+            v = bytes(data[i + 2 : j])
+            i = j
             rec = obj.spec(e) if allowed else None
             if rec is not None and rec[1] & SET and valid(rec, v) and obj.accept(e, v, now):
                 obj.put(e, v)
@@ -245,4 +258,4 @@ class Node:
                 if self.event:
                     why = "not allowed" if not allowed else "refused"
                     self.event("set %s %06X %02X=%s" % (why, obj.eoj, e, v.hex()))
-        return ok
+        return i, ok

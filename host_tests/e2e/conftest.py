@@ -6,13 +6,13 @@ Every test gets an address pair of its own (see harness.AddressPool), so the sui
 in parallel under pytest-xdist. All traffic stays on loopback; the multicast tests run in
 network namespaces they create (harness.NetnsPair).
 """
-import itertools
 import os
+import shutil
 from typing import NamedTuple
 
 import pytest
 
-from .harness import FIRMWARE_MAIN, AddressPool, NetnsPair, Proc, remove_stale_netns, start_node, stop_node
+from .harness import FIRMWARE_MAIN, AddressPool, NetnsPair, Proc, remove_stale_netns, start_node, state_dir, stop_node
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -38,19 +38,32 @@ class RunningNode(NamedTuple):
 
 
 @pytest.fixture
-def node_factory(address_pool, tmp_path):
+def state_dirs():
+    """new() -> a fresh state directory (see harness.state_dir), removed at teardown."""
+    made = []
+
+    def new():
+        made.append(state_dir())
+        return made[-1]
+
+    yield new
+    for d in made:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def node_factory(address_pool, state_dirs):
     """start(legacy_write=None, state=None) -> RunningNode. legacy_write None allows the
     controller address. Every node started is stopped at teardown, and each must print
     STOPPED and exit 0 on SIGTERM."""
     started = []
-    count = itertools.count()
 
     def start(legacy_write=None, state=None, pair=None):
         addr, ctrl = pair or address_pool.pair()
         if legacy_write is None:
             legacy_write = (ctrl,)
         if state is None:
-            state = str(tmp_path / ("state-%d" % next(count)))
+            state = state_dirs()
         proc = start_node(addr, state, legacy_write)
         started.append(proc)
         return RunningNode(addr, ctrl, proc, proc.lines)

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -109,6 +110,13 @@ class Proc:
             raise AssertionError("%s did not exit within %.0f s of signal %d:\n%s" % (self.argv, timeout, sig, self.output()))
 
 
+def state_dir():
+    """A fresh state directory. Its path always has the same length (tmp_path's does not:
+    it grows with pytest's run counter and the xdist worker name), so the node's config,
+    and the heap the node uses at boot, do not change from run to run."""
+    return tempfile.mkdtemp(prefix="e2e-state-")
+
+
 def sim_argv(addr, state, legacy_write=(), heap=HEAP, objects=None, extra=()):
     argv = [PYTHON, SIM, "--addr", addr, "--heap", heap, "--state", str(state), "--legacy-write", ",".join(legacy_write)]
     if objects:
@@ -171,21 +179,24 @@ def _bound_3610():
 class AddressPool:
     """(node, controller) pairs 127.<10+worker>.<n>.1 / .2, unique per xdist worker; the
     start of n depends on the pid so that two pytest runs at once rarely meet, and a pair
-    where something already has port 3610 bound is skipped."""
+    where something already has port 3610 bound is skipped.
+
+    n stays within 100..254: every address has the same length, so every node's config
+    (and with it the heap the node uses at boot) is the same size in every run."""
 
     def __init__(self):
         self.second = 10 + worker_index()
-        assert self.second <= 255, "too many xdist workers for the address plan"
-        self._n = itertools.count((os.getpid() % 50) * 5)
+        assert self.second <= 99, "too many xdist workers for the address plan"
+        self._n = itertools.count((os.getpid() % 31) * 5)
 
     def pair(self):
         busy = _bound_3610()
-        for _ in range(254):
-            n = next(self._n) % 254 + 1
+        for _ in range(155):
+            n = 100 + next(self._n) % 155
             node, ctrl = "127.%d.%d.1" % (self.second, n), "127.%d.%d.2" % (self.second, n)
             if node not in busy and ctrl not in busy:
                 return node, ctrl
-        raise AssertionError("no free loopback address pair in 127.%d.0.0/16" % self.second)
+        raise AssertionError("no free loopback address pair in 127.%d.100-254.0" % self.second)
 
 
 # -- network namespaces -------------------------------------------------------------
@@ -228,7 +239,7 @@ class NetnsPair:
         self.ctl = base + "-ctl"
         self.dev = base + "-dev"
         # the addresses only exist inside the two namespaces; vary them anyway
-        a, b = 200 + (pid >> 8) % 50, (pid + n) % 256
+        a, b = 200 + (pid >> 8) % 50, 100 + (pid + n) % 156  # fixed-length addresses, as in AddressPool
         self.ctl_addr = "10.%d.%d.1" % (a, b)
         self.dev_addr = "10.%d.%d.2" % (a, b)
         self.ctl_if = "vc%d" % (pid * 16 + n % 16)

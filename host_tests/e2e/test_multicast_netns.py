@@ -24,13 +24,13 @@ def result_of(proc):
     return json.loads(line[len("RESULT "):])
 
 
-def test_boot_announcement_and_pychonet_multicast_discovery(netns_pair, tmp_path):
+def test_boot_announcement_and_pychonet_multicast_discovery(netns_pair, state_dirs):
     ns = netns_pair
     ctl = run_controller(ns, "pychonet", "--boot-inf")
     node = None
     try:
         ctl.wait_for("LISTENING", 20)  # joined the group before the node starts
-        node = start_node(ns.dev_addr, str(tmp_path / "state"), netns=ns.dev)
+        node = start_node(ns.dev_addr, state_dirs(), netns=ns.dev)
         result = result_of(ctl)
     finally:
         ctl.kill_group()
@@ -56,9 +56,9 @@ def test_boot_announcement_and_pychonet_multicast_discovery(netns_pair, tmp_path
     assert sorted(announced) == sorted(e for e in ready_objects(node) if e != enl.NODE_PROFILE)
 
 
-def test_uecho_multicast_search(netns_pair, tmp_path):
+def test_uecho_multicast_search(netns_pair, state_dirs):
     ns = netns_pair
-    node = start_node(ns.dev_addr, str(tmp_path / "state"), netns=ns.dev)
+    node = start_node(ns.dev_addr, state_dirs(), netns=ns.dev)
     try:
         ctl = run_controller(ns, "uecho")
         try:

@@ -73,8 +73,8 @@ def _identity(node):
     return out
 
 
-def test_identity_is_created_once_and_kept(node_factory, tmp_path):
-    state = str(tmp_path / "device")
+def test_identity_is_created_once_and_kept(node_factory, state_dirs):
+    state = state_dirs()
     first = node_factory(state=state)
     path = os.path.join(state, "identity.json")
     assert os.path.exists(path), "no identity.json in the state directory after the first start"
@@ -107,13 +107,13 @@ def _processes_mentioning(text):
     return found
 
 
-def test_make_sim_runs_and_stops_on_sigterm(address_pool, tmp_path):
+def test_make_sim_runs_and_stops_on_sigterm(address_pool, state_dirs):
     # `make sim` would pip-install into .venv if it were out of date: never from a test
     q = subprocess.run(["make", "-q", ".venv/.installed"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     if q.returncode != 0:
         pytest.fail(".venv is out of date with the requirements files: run `make venv` first", pytrace=False)
     addr, ctrl = address_pool.pair()
-    state = str(tmp_path / "make-sim-state")
+    state = state_dirs()
     make = Proc(["make", "-s", "sim", "ADDR=" + addr, "HEAP=" + HEAP, "STATE=" + state, "LEGACY_WRITE=" + ctrl])
     try:
         ready = make.wait_for("READY", READY_TIMEOUT)
