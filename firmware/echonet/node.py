@@ -87,7 +87,7 @@ class Node:
         """Boot announcement: INF of the instance list 0xD5 from the node profile."""
         self.now = now
         self.announce(self.profile, (0xD5,))
-        self.flush(now)
+        self.flush()
 
     def announce(self, obj, epcs):
         frame = self._header(self._next_tid(), obj.eoj_bytes, b"\x0e\xf0\x01", _INF)
@@ -100,7 +100,7 @@ class Node:
         self.stats.announcements += 1
         self.send(None, frame)
 
-    def flush(self, now=0):
+    def flush(self):
         """Send the status-change INFs for values changed since the last flush."""
         for obj in self.objects.values():
             if obj.changed:
@@ -112,7 +112,7 @@ class Node:
         self.now = now
         for d in self.devices:
             d.tick(now)
-        self.flush(now)
+        self.flush()
 
     # -- incoming -----------------------------------------------------------------
     def receive(self, data, src, now=None):
@@ -128,7 +128,7 @@ class Node:
             if self.event:
                 self.event("error handling frame: %r" % (e,))
         if st.sets != sets:  # only an accepted Set changes values between ticks
-            self.flush(now)
+            self.flush()
 
     def _targets(self, deoj):
         obj = self.objects.get(deoj)
