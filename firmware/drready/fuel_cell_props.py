@@ -42,3 +42,16 @@ TABLE = table(
     # D1 stay readable so a DR server can compute its own figure.
     prop(0xF0, "o--", raw(6)),
 )
+
+# Manufacturer-specific properties, described for docs/properties.md (host only: the
+# build ships bytes and numbers, not this text).
+MAKER_EPCS = {
+    0xF0: (
+        "DR-available amount, 6 bytes: extra energy (u32 Wh) it can generate in what is "
+        "left of the 0xD1 window (from when the unit can be generating; the next hour "
+        "when 0xD1 is undefined) = (rated - present output; with no reverse flow at most "
+        "household load - present output) x that time, at most the tank's heat headroom; "
+        "then the extra power (u16 W) it can give now within the reverse-flow rule and "
+        "the tank. Both 0 while generation is off. Release R has no property for it."
+    ),
+}

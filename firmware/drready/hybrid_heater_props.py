@@ -36,3 +36,18 @@ TABLE = table(
     # for it (DRready asks the hybrid to report it).
     prop(0xF0, "o--", raw(8)),
 )
+
+# Manufacturer-specific properties, described for docs/properties.md (host only: the
+# build ships bytes and numbers, not this text).
+MAKER_EPCS = {
+    0xF0: (
+        "DR-available amount, 8 bytes: up-DR energy (u32 Wh): the electricity the heat "
+        "pump can take inside the current (or next) 0xB9 window, bounded by the window's "
+        "remaining time x heat-pump power and by the tank room at the window start net of "
+        "the expected draw; then down-DR energy (u32 Wh): the heat-pump electricity the "
+        "unit can leave to the gas boiler outside the window over the next 24 h (refill "
+        "plus expected draw, at most one tank). What solar linkage (0xB8 other than 0x41) "
+        "does with that window from now on; recomputed every second; both 0 unless 0xB0 "
+        "is automatic and the gas back-up is available. Release R has no property for it."
+    ),
+}
