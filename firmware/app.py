@@ -65,10 +65,14 @@ async def serve(node, ep, clock):
 def _boot(path):
     """Build the node with the start-up code, then drop that code: its bytecode is not
     needed again and a 64 KB heap wants the room."""
+    from echonet.node import MAX_FRAME
+
+    gc.collect()
+    out = bytearray(MAX_FRAME)  # the node's frame buffer, before anything fragments the heap
     import startup
 
     try:
-        return startup.start(path)
+        return startup.start(path, out)
     finally:
         for name in ("startup", "drready.registry", "echonet.identity"):
             if sys.modules.pop(name, None):
@@ -88,9 +92,8 @@ def main(path="config.json"):
     except ConfigError as e:
         print("ERROR %s" % e)
         return 2
-    except MemoryError as e:
-        sys.print_exception(e)
-        print("ERROR out of heap for objects %s: give MicroPython more (HEAP=) or fewer objects" % cfg.get("objects"))
+    except MemoryError:
+        print("ERROR out of heap: give MicroPython more (HEAP=) or configure fewer objects")
         return 1
     except OSError as e:
         code = e.args[0] if e.args else 0

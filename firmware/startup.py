@@ -14,8 +14,8 @@ from hal.clock import Clock
 from hal.udp import Endpoint, ip_bytes
 
 
-def start(path):
-    """(cfg, node, endpoint, clock) from the config file at path."""
+def start(path, out=None):
+    """(cfg, node, endpoint, clock) from the config file at path; out: the node's frame buffer."""
     try:
         cfg = store.load(path)
     except ValueError as e:
@@ -36,7 +36,7 @@ def start(path):
         cfg["addr"] = wifi.connect(w.get("ssid", ""), w.get("password", ""))
     ep = Endpoint(cfg["addr"])
     clock = Clock(cfg.get("speed", 1))
-    return cfg, build(cfg, identity, ep.send, clock.now()), ep, clock
+    return cfg, build(cfg, identity, ep.send, clock.now(), out), ep, clock
 
 
 def check_config(cfg):
@@ -87,7 +87,7 @@ def load_identity(state_dir, cfg):
         raise ConfigError("%s is damaged: restore it from a backup, or delete it to give this device a new identity" % path)
 
 
-def build(cfg, identity, send, now):
+def build(cfg, identity, send, now, out=None):
     """The node: a profile and the configured device objects, `send` for its frames."""
     devices = []
     count = {}
@@ -95,4 +95,5 @@ def build(cfg, identity, send, now):
         count[name] = count.get(name, 0) + 1
         devices.append(registry.make(name, count[name], identity, now))
     # the policy and the log are app's: closures made here would keep this module alive
-    return Node(NodeProfile(identity, devices), devices, send, app.write_policy(cfg.get("legacy_write", [])), app.log)
+    policy = app.write_policy(cfg.get("legacy_write", []))
+    return Node(NodeProfile(identity, devices), devices, send, policy, app.log, out)

@@ -406,4 +406,4 @@ class EVChargerDischarger(EchonetObject):
             put(0xE4, int(st * 100 / cap + 0.5) if cap else 0)
         else:
             for e in VEHICLE_EPCS:
-                self.values.pop(e, None)
+                self.values[e] = None  # no vehicle: Get answers SNA, as the MRA allows

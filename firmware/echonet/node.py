@@ -22,7 +22,7 @@ _GET_RES = const(0x72)
 _GET_SNA = const(0x52)
 _INFC_RES = const(0x7A)
 _NODE_ALL = const(0x0EF000)  # instance 0 of the node profile class
-_MAX_FRAME = const(1024)  # reply size cap: uecho-go reads at most 1024 bytes
+MAX_FRAME = const(1024)  # frame size cap: uecho-go reads at most 1024 bytes
 
 
 class Stats:
@@ -51,7 +51,7 @@ def _skip_props(data, i, n):
 
 
 class Node:
-    def __init__(self, profile, devices, send, write_allowed=None, event=None):
+    def __init__(self, profile, devices, send, write_allowed=None, event=None, out=None):
         self.profile = profile
         self.devices = devices
         self.send = send
@@ -60,6 +60,10 @@ class Node:
         self.event = event  # event(text) for notable events, or None
         self.stats = Stats()
         self.now = 0  # time of the last tick
+        # every frame the node sends is built here; pass one allocated early, while the
+        # heap still has a free stretch of 1 KB
+        self._out = out if out is not None else bytearray(MAX_FRAME)
+        self._view = memoryview(self._out)
         self.tid = 0
         self.objects = {profile.eoj: profile}
         for d in devices:
@@ -74,15 +78,6 @@ class Node:
         self.tid = (self.tid + 1) & 0xFFFF
         return self.tid
 
-    def _header(self, tid, seoj, deoj, esv):
-        out = bytearray(b"\x10\x81")
-        out.append(tid >> 8)
-        out.append(tid & 0xFF)
-        out += seoj
-        out += deoj
-        out.append(esv)
-        return out
-
     def start(self, now=0):
         """Boot announcement: INF of the instance list 0xD5 from the node profile."""
         self.now = now
@@ -90,15 +85,25 @@ class Node:
         self.flush()
 
     def announce(self, obj, epcs):
-        frame = self._header(self._next_tid(), obj.eoj_bytes, b"\x0e\xf0\x01", _INF)
-        frame.append(len(epcs))
+        """Multicast an INF of these properties of obj (status change, or the boot 0xD5)."""
+        out = self._out
+        tid = self._next_tid()
+        out[0:4] = b"\x10\x81\x00\x00"
+        out[2] = tid >> 8
+        out[3] = tid & 0xFF
+        out[4:7] = obj.eoj_bytes
+        out[7:11] = b"\x0e\xf0\x01\x73"  # to the node profile class, INF
+        out[11] = len(epcs)
+        n = 12
         for e in epcs:
-            v = obj.values.get(e, b"")
-            frame.append(e)
-            frame.append(len(v))
-            frame += v
+            v = obj.values.get(e) or b""
+            m = len(v)
+            out[n] = e
+            out[n + 1] = m
+            out[n + 2 : n + 2 + m] = v
+            n += 2 + m
         self.stats.announcements += 1
-        self.send(None, frame)
+        self.send(None, self._view[:n])
 
     def flush(self):
         """Send the status-change INFs for values changed since the last flush."""
@@ -147,8 +152,8 @@ class Node:
         if n >= 4 and data[0] == 0x10 and data[1] == 0x82:
             st.ignored += 1  # format 2 (arbitrary message): not ours to read
             return
-        if n < 12 or data[0] != 0x10 or data[1] != 0x81:
-            st.malformed += 1
+        if n < 12 or n > MAX_FRAME or data[0] != 0x10 or data[1] != 0x81:
+            st.malformed += 1  # short, overlong (longer than any reply could echo) or not ours
             return
         esv = data[10]
         if not (_SETI <= esv <= _INF_REQ or esv == _SETGET or esv == _INFC):
@@ -169,26 +174,33 @@ class Node:
             self._serve(obj, data, esv, src, now)
 
     def _serve(self, obj, data, esv, src, now):
-        # the reply header is the request's with SEOJ and DEOJ swapped (TID copied)
-        out = bytearray(data[:11])
+        # the reply goes into one buffer reused for every frame: nothing to allocate per
+        # request, nothing to fragment. Header: the request's, SEOJ and DEOJ swapped.
+        out = self._out
+        out[0] = 0x10
+        out[1] = 0x81
+        out[2] = data[2]  # TID copied
+        out[3] = data[3]
         out[4:7] = obj.eoj_bytes
-        out[7:10] = data[4:7]
+        out[7] = data[4]
+        out[8] = data[5]
+        out[9] = data[6]
         if esv == _GET:  # the hot path: straight through
-            _, ok = self._get_part(obj, out, data, 11)
+            _, n, ok = self._get_part(obj, data, 11, 11)
             out[10] = _GET_RES if ok and data[11] else _GET_SNA
             self.stats.replies += 1
-            self.send(src, out)
+            self.send(src, self._view[:n])
             return
         if esv == _SETI or esv == _SETC or esv == _SETGET:
             asked = data[11]
-            i, ok = self._set_part(obj, out, data, src, now)
+            i, n, ok = self._set_part(obj, data, src, now)
             if esv == _SETGET:  # then the Get part, OPCGet at data[i]
                 asked += data[i]
-                _, got = self._get_part(obj, out, data, i)
+                _, n, got = self._get_part(obj, data, i, n)
                 ok = got and ok
         else:
             asked = data[11]
-            _, ok = self._get_part(obj, out, data, 11, esv == _INFC)
+            _, n, ok = self._get_part(obj, data, 11, 11, esv == _INFC)
         if not asked:
             ok = False  # OPC=0 asks for nothing: answer the SNA so the requester need not wait
         if esv == _INFC:
@@ -202,37 +214,43 @@ class Node:
         out[10] = esv_out
         self.stats.replies += 1
         # INF answering INF_REQ goes to the group; everything else back to the requester
-        self.send(None if esv_out == _INF else src, out)
+        self.send(None if esv_out == _INF else src, self._view[:n])
 
-    def _get_part(self, obj, out, data, i, echo_only=False):
-        """Answer the Get-type properties whose OPC is data[i]: (offset after them, all ok).
-        echo_only: every EPC with PDC=0 (INFC_Res)."""
+    def _get_part(self, obj, data, i, n, echo_only=False):
+        """Answer the Get-type properties whose OPC is data[i], writing from out[n]:
+        (offset after them in data, end of the reply, all ok). echo_only: every EPC with
+        PDC=0 (INFC_Res)."""
+        out = self._out
         opc = data[i]
-        out.append(opc)
+        out[n] = opc
+        n += 1
         i += 1
         ok = True
         values = obj.values
         for k in range(opc, 0, -1):
             e = data[i]
             i += 2 + data[i + 1]
-            out.append(e)
-            if echo_only:
-                out.append(0)
-                continue
-            v = values.get(e)
+            out[n] = e
+            v = None if echo_only else values.get(e)
             # keep room for the EPC and PDC=0 of every property still to answer
-            if v is None or len(out) + 1 + len(v) + 2 * (k - 1) > _MAX_FRAME:
-                out.append(0)
-                ok = False
+            if v is None or n + 2 + len(v) + 2 * (k - 1) > MAX_FRAME:
+                out[n + 1] = 0
+                n += 2
+                ok = ok and echo_only
             else:
-                out.append(len(v))
-                out += v
-        return i, ok
+                m = len(v)
+                out[n + 1] = m
+                out[n + 2 : n + 2 + m] = v
+                n += 2 + m
+        return i, n, ok
 
-    def _set_part(self, obj, out, data, src, now):
-        """Carry out the Set-type properties whose OPC is data[11]: (offset after them, all ok)."""
+    def _set_part(self, obj, data, src, now):
+        """Carry out the Set-type properties whose OPC is data[11]: (offset after them in
+        data, end of the reply, all ok)."""
+        out = self._out
         opc = data[11]
-        out.append(opc)
+        out[11] = opc
+        n = 12
         i = 12
         ok = True
         allowed = self.write_allowed(src) if opc else False
@@ -242,20 +260,22 @@ class Node:
             v = bytes(data[i + 2 : j])
             i = j
             rec = obj.spec(e) if allowed else None
+            out[n] = e
             if rec is not None and rec[1] & SET and valid(rec, v) and obj.accept(e, v, now):
                 obj.put(e, v)
                 self.stats.sets += 1
-                out.append(e)
-                out.append(0)
+                out[n + 1] = 0
+                n += 2
                 if self.event:
                     self.event("set %06X %02X=%s" % (obj.eoj, e, v.hex()))
-            else:
+            else:  # refused: echo the request's data (never longer than the request)
                 ok = False
                 self.stats.refused += 1
-                out.append(e)
-                out.append(len(v))
-                out += v
+                m = len(v)
+                out[n + 1] = m
+                out[n + 2 : n + 2 + m] = v
+                n += 2 + m
                 if self.event:
                     why = "not allowed" if not allowed else "refused"
                     self.event("set %s %06X %02X=%s" % (why, obj.eoj, e, v.hex()))
-        return i, ok
+        return i, n, ok

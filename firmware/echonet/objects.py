@@ -19,7 +19,7 @@ class EchonetObject:
         self.eoj = eoj
         self.eoj_bytes = bytes(((eoj >> 16) & 0xFF, (eoj >> 8) & 0xFF, eoj & 0xFF))
         self.table = tbl
-        self.values = {}  # EPC -> EDT (bytes, or bytearray once changed), readable properties only
+        self.values = {}  # EPC -> EDT (bytes, or bytearray once changed) or None, readable only
         self.changed = []  # announced EPCs changed since the last INF
         anno = bytearray()
         sets = bytearray()
@@ -34,6 +34,10 @@ class EchonetObject:
                 gets.append(epc)
         self.anno = bytes(anno)
         self.gets = bytes(gets)
+        # every readable EPC gets its slot now, so the dict never grows (and moves) later;
+        # None = no value yet, or none right now: a Get answers PDC=0
+        for e in gets:
+            self.values[e] = None
         self.values[0x9D] = propmap.encode(anno)
         self.values[0x9E] = propmap.encode(sets)
         self.values[0x9F] = propmap.encode(gets)
@@ -75,7 +79,7 @@ class EchonetObject:
 
     def missing(self):
         """Readable properties that have no value yet (a declaration error at boot)."""
-        return [e for e in self.gets if e not in self.values]
+        return [e for e in self.gets if self.values.get(e) is None]
 
     # -- appliance hooks ------------------------------------------------------
     def accept(self, epc, edt, now):
