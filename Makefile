@@ -48,9 +48,47 @@ test: build
 bench: build
 	$(BIN)/python tools/bench.py
 
+# a DR day against the simulated node, over real UDP: plot docs/demo.png, samples docs/demo.csv
+# (tools/demo.py; DEMO_ARGS= passes options, e.g. DEMO_ARGS="--seconds 90 --out /tmp/demo.png")
+.PHONY: demo
+demo: build
+	exec $(BIN)/python tools/demo.py $(DEMO_ARGS)
+
 # long fuzzing run (make test runs a short one)
 fuzz: build
 	FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest host_tests/test_fuzz.py -q
 
 clean:
 	rm -rf build .pytest_cache
+
+# -- a real board (README, "Hardware quick start") ------------------------------------
+# PORT=   the board's serial port, e.g. /dev/ttyUSB0 (ESP32) or /dev/ttyACM0 (native USB)
+# BOARD=  a folder in boards/ (DRREADY_ESP32, DRREADY_ESP32_S3, DRREADY_ESP32_C3), a
+#         micropython.org board name (ESP32_GENERIC, ESP32_GENERIC_S3, ESP32_GENERIC_C3) or a
+#         chip (esp32, esp32s3, esp32c3); make flash asks the board when it is left out
+# FW=     the full MicroPython firmware .bin (v1.29 or later)
+# SSID=   the Wi-Fi network; its password comes from the environment variable WIFI_PASSWORD,
+#         or make provision asks for it (never shown); OBJECTS= and LEGACY_WRITE= as for make sim
+PORT ?=
+BOARD ?=
+FW ?=
+SSID ?=
+
+.PHONY: flash deploy repl provision
+
+# check the image (esptool image-info), erase the flash, write the image at the chip's offset
+flash: venv
+	$(BIN)/python tools/flash.py --port "$(PORT)" --board "$(BOARD)" "$(FW)"
+
+# copy build/firmware (and boards/BOARD/board.json) to the board, only what changed; then reset it
+deploy: build
+	$(BIN)/python tools/deploy.py --port "$(PORT)" --no-build $(if $(wildcard boards/$(BOARD)/board.json),--board "$(BOARD)")
+
+# the board's MicroPython REPL (Ctrl-] leaves)
+repl: venv
+	@test -n "$(PORT)" || { echo "make repl: give the board's serial port, e.g. make repl PORT=/dev/ttyUSB0" >&2; exit 2; }
+	$(BIN)/mpremote connect "$(PORT)" repl
+
+# write /config.json (Wi-Fi, objects, legacy_write) to the board; then reset it
+provision: venv
+	$(BIN)/python tools/board_config.py --port "$(PORT)" --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)"

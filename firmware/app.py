@@ -10,7 +10,12 @@ import errno
 import gc
 import sys
 
+# asyncio.gather is loaded on first use (asyncio.funcs, about 1 KB): load it now, while the
+# heap is whole, rather than after boot when it may find no room in one piece
+_gather = asyncio.gather
+
 TICK_MS = 1000
+PERSIST_INTERVAL_S = 60  # config persist_interval_s: real seconds between settings writes
 
 
 class ConfigError(Exception):
@@ -43,20 +48,22 @@ async def _receive(ep, sock, node, group):
             node.receive(data, src)
 
 
-async def _tick(node, clock):
+async def _tick(node, clock, saver):
     while True:
         await asyncio.sleep_ms(TICK_MS)
         node.tick(clock.now())
+        if saver:
+            saver.poll(clock.elapsed_ms // clock.speed)  # real, not simulated, milliseconds
 
 
-async def serve(node, ep, clock):
+async def serve(node, ep, clock, saver=None):
     node.start(clock.now())
     gc.collect()
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s heap %d/%d" % (ep.addr, eojs, gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
     try:
-        await asyncio.gather(
-            _receive(ep, ep.unicast, node, False), _receive(ep, ep.multicast, node, True), _tick(node, clock)
+        await _gather(
+            _receive(ep, ep.unicast, node, False), _receive(ep, ep.multicast, node, True), _tick(node, clock, saver)
         )
     finally:
         ep.close()
@@ -81,14 +88,37 @@ def _boot(path):
                     delattr(sys.modules[package], module)
 
 
+def settings(cfg, node, clock):
+    """Replay the saved settings into the node before it starts (echonet/persist.py), then
+    return the writer that keeps them (state_dir/settings.json, rate-limited). A damaged
+    file, or a value that no longer validates, is logged and skipped: never a reason not
+    to boot. A .tmp left by a power cut during a save is never read. Runs after _boot
+    has dropped the start-up code, so the two never take the heap at once."""
+    from echonet import persist
+    from hal import store
+
+    path = cfg.get("state_dir", ".") + "/settings.json"
+    try:
+        skipped = persist.restore(node, store.load(path, {}), clock.now())
+    except ValueError as e:  # not JSON: not something a save leaves, even cut short
+        skipped = ["%s: damaged (%s)" % (path, e)]
+    for line in skipped:
+        log("settings skipped %s" % line)
+    interval = cfg.get("persist_interval_s", PERSIST_INTERVAL_S)
+    return persist.Saver(node, path, interval, store.save, clock.elapsed_ms // clock.speed)
+
+
 def main(path="config.json"):
     cfg = {}
+    writer = None
     try:
         cfg, node, ep, clock = _boot(path)
+        writer = settings(cfg, node, clock)
         gc.collect()
-        asyncio.run(serve(node, ep, clock))
+        asyncio.run(serve(node, ep, clock, writer))
     except KeyboardInterrupt:
-        pass
+        if writer:
+            writer.flush()  # a clean stop keeps the changes not yet written
     except ConfigError as e:
         print("ERROR %s" % e)
         return 2

@@ -13,6 +13,8 @@ from hal import store
 from hal.clock import Clock
 from hal.udp import Endpoint, ip_bytes
 
+DR_TIMEOUT_S = 3600  # config dr_timeout_s: simulated seconds with no Set to an object; 0 = never
+
 
 def start(path, out=None):
     """(cfg, node, endpoint, clock) from the config file at path; out: the node's frame buffer."""
@@ -63,6 +65,10 @@ def check_config(cfg):
             ip_bytes(a)
         except (ValueError, AttributeError):
             raise ConfigError("legacy_write entry %r is not an IPv4 address" % (a,))
+    for key in ("dr_timeout_s", "persist_interval_s"):
+        v = cfg.get(key, 0)
+        if not isinstance(v, int) or not 0 <= v <= 10000000:
+            raise ConfigError("%s must be a whole number of seconds from 0 to 10000000" % key)
     maker = cfg.get("manufacturer_code", "FFFFFF")
     try:
         if len(bytes.fromhex(maker)) != 3:
@@ -96,4 +102,6 @@ def build(cfg, identity, send, now, out=None):
         devices.append(registry.make(name, count[name], identity, now))
     # the policy and the log are app's: closures made here would keep this module alive
     policy = app.write_policy(cfg.get("legacy_write", []))
-    return Node(NodeProfile(identity, devices), devices, send, policy, app.log, out)
+    node = Node(NodeProfile(identity, devices), devices, send, policy, app.log, out)
+    node.dr_timeout = cfg.get("dr_timeout_s", DR_TIMEOUT_S)
+    return node

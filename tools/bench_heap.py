@@ -12,9 +12,9 @@ firmware, as deployed). Prints one line per figure:
     HEAP total N      size of the GC heap
     OBJECTS a b ...   the classes the node was built with
 
-Booting goes through app._boot as app.main does (config written to STATE_DIR, identity,
-Endpoint on ADDR, the node; the start-up code is then dropped) and node.start, but does
-not enter the receive loop.
+Booting goes through app._boot and app.settings as app.main does (config written to
+STATE_DIR, identity, Endpoint on ADDR, the node; the start-up code is then dropped; the
+saved settings and their writer) and node.start, but does not enter the receive loop.
 """
 
 import gc
@@ -33,6 +33,7 @@ import app  # noqa: E402  (the serve loop; startup.py is loaded and dropped by a
 import drready.clock  # noqa: E402, F401  (the modules the running node keeps)
 import echonet.node  # noqa: E402, F401
 import echonet.objects  # noqa: E402, F401
+import echonet.persist  # noqa: E402, F401
 import hal.clock  # noqa: E402, F401
 import hal.store  # noqa: E402, F401
 import hal.udp  # noqa: E402, F401
@@ -55,6 +56,7 @@ path = state_dir + "/config.json"
 with open(path, "w") as f:
     json.dump({"addr": addr, "state_dir": state_dir, "objects": names}, f)
 cfg, node, ep, clock = app._boot(path)  # as app.main does: config, identity, network, node
+saver = app.settings(cfg, node, clock)  # and the saved settings with their writer
 node.start(clock.now())
 gc.collect()
 boot = gc.mem_alloc()

@@ -143,6 +143,16 @@ def _u32(edt):
 
 
 class StorageBattery(EchonetObject):
+    """The storage battery object.
+
+    Autonomous operation (`autonomous`: the DR command expired or the controller fell
+    silent): 0xDA automatic 0x46 (self-consumption), no energy amounts (0xAA/0xAB 0) and
+    no power settings (0xEB/0xEC 0 = the appliance's maximum); each change announced.
+    The limits 0xA6/0xA7 (the household's backup reserve) and 0x80 stay as set.
+    Commands that end by themselves: 0xAA/0xAB, after that much AC energy the battery
+    stands by (0xCF 0x44; 0xDA keeps the controller's mode).
+    """
+
     def __init__(self, instance, identity, appliance=None, now=0):
         EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
         self.appliance = appliance or SimBattery()
@@ -200,6 +210,11 @@ class StorageBattery(EchonetObject):
             s.lower_pct = x
         self.appliance.command(s.mode if s.on else 0x31, s)
         return True
+
+    def autonomous(self, now):
+        for epc in (0xAA, 0xAB, 0xEB, 0xEC):
+            self.apply(epc, b"\0\0\0\0", now)
+        self.apply(0xDA, bytes((AUTO,)), now)
 
     def tick(self, now):
         a = self.appliance

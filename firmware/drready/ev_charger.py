@@ -284,6 +284,16 @@ def _u32(edt):
 
 
 class EVChargerDischarger(EchonetObject):
+    """The EV charger/discharger object.
+
+    Autonomous operation (`autonomous`: the DR command expired or the controller fell
+    silent): 0xE0 0 first (when a method is V2G; it sets 0xDA standby), methods
+    0xDC/0xDD designated (0x03), powers 0xEB/0xEC the maximum, no amounts (0xE7/0xEA 0),
+    then 0xDA automatic 0x49; each change announced. 0x80 stays as set.
+    Commands that end by themselves: 0xE7/0xEA after that much energy, and a charge or
+    discharge mode returns to standby when the vehicle leaves.
+    """
+
     def __init__(self, instance, identity, appliance=None, now=0):
         EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
         a = self.appliance = appliance or SimEV()
@@ -370,6 +380,18 @@ class EVChargerDischarger(EchonetObject):
         # 0xCD connection confirmation: the appliance reads the connection in every step
         a.command(s)
         return True
+
+    def autonomous(self, now):
+        a = self.appliance
+        apply = self.apply
+        apply(0xE0, b"\0\0\0\0", now)
+        apply(0xDC, bytes((DESIGNATED,)), now)
+        apply(0xDD, bytes((DESIGNATED,)), now)
+        apply(0xEB, struct.pack(">I", a.charge_w[1]), now)
+        apply(0xEC, struct.pack(">I", a.discharge_w[1]), now)
+        apply(0xE7, b"\0\0\0\0", now)
+        apply(0xEA, b"\0\0\0\0", now)
+        apply(0xDA, bytes((AUTO,)), now)
 
     def tick(self, now):
         a = self.appliance

@@ -227,6 +227,15 @@ _NONE = b"\xff\xff\xff\xff"
 
 
 class FuelCell(EchonetObject):
+    """The household fuel cell object.
+
+    Autonomous operation (`autonomous`: the DR command expired or the controller fell
+    silent): no generation request window (0xD1 FFFFFFFF), load-following (0xD2 0x42)
+    and generating (0xCA 0x41); each change announced. 0x80 stays as set.
+    Commands that end by themselves: the 0xD1 window, at its end (0xD1 cleared and
+    announced; see tick).
+    """
+
     def __init__(self, instance, identity, appliance=None, now=0):
         EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
         a = self.appliance = appliance or SimFuelCell()
@@ -292,6 +301,11 @@ class FuelCell(EchonetObject):
         self._command(now)
         self.put(0xCB, self.appliance.state)  # a start or stop shows at once
         return True
+
+    def autonomous(self, now):
+        self.apply(0xD1, _NONE, now)
+        self.apply(0xD2, b"\x42", now)
+        self.apply(0xCA, b"\x41", now)
 
     def _dr(self, now):
         """(Wh, W) of 0xF0: see the declaration."""

@@ -194,6 +194,15 @@ class SimHybridHeater(HybridHeaterAppliance):
 
 
 class HybridWaterHeater(EchonetObject):
+    """The hybrid water heater object.
+
+    Autonomous operation (`autonomous`: the DR command expired or the controller fell
+    silent): solar linkage off (0xB8 0x41, so the heat pump runs in the night hours
+    again) and automatic heating (0xB0 0x41); each change announced. The 0xB9 window is
+    kept: it only acts with linkage on. No command here ends by itself (0xB9 is a daily
+    window).
+    """
+
     def __init__(self, instance, identity, appliance=None, now=0):
         EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
         self.appliance = a = appliance or SimHybridHeater()
@@ -227,6 +236,10 @@ class HybridWaterHeater(EchonetObject):
             return True
         self.appliance.command(self.auto, self.linkage, self.window[0], self.window[1])
         return True
+
+    def autonomous(self, now):
+        self.apply(0xB8, bytes((LINK_OFF,)), now)
+        self.apply(0xB0, bytes((AUTO,)), now)
 
     def tick(self, now):
         a = self.appliance

@@ -331,6 +331,18 @@ class SimWaterHeater(WaterHeaterAppliance):
 
 
 class ElectricWaterHeater(EchonetObject):
+    """The heat-pump water heater object.
+
+    Autonomous operation (`autonomous`: the DR command expired or the controller fell
+    silent): no participation in energy shift (0xC7 0x00), shift times cleared (0xCA/0xCD
+    0x00) and automatic heating (0xB0 0x41); each change announced. The next cycle from
+    0xC8 is then the unit's own night plan; a cycle already planned with a shift keeps
+    it (the heat was not made at night), topped up whenever the reserve needs it.
+    0xC0 (daytime reheating) and 0xE3 (automatic bath) are the household's and stay.
+    Commands that end by themselves: participation is cleared at the shift time, and
+    manual heating (0xB0 0x42) returns to automatic once the tank is full.
+    """
+
     def __init__(self, instance, identity, appliance=None, now=0):
         EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
         a = self.appliance = appliance or SimWaterHeater()
@@ -353,6 +365,11 @@ class ElectricWaterHeater(EchonetObject):
             self._forecast()
             return True
         return False
+
+    def autonomous(self, now):
+        for epc in (0xC7, 0xCD, 0xCA):
+            self.apply(epc, b"\0", now)
+        self.apply(0xB0, bytes((AUTO,)), now)
 
     def _up(self, epc, v):
         old = self.values.get(epc)

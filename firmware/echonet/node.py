@@ -60,6 +60,9 @@ class Node:
         self.event = event  # event(text) for notable events, or None
         self.stats = Stats()
         self.now = 0  # time of the last tick
+        # seconds with no accepted Set to an object after which it returns to autonomous
+        # operation (EchonetObject.autonomous); 0 = never. startup sets config dr_timeout_s.
+        self.dr_timeout = 0
         # every frame the node sends is built here; pass one allocated early, while the
         # heap still has a free stretch of 1 KB
         self._out = out if out is not None else bytearray(MAX_FRAME)
@@ -113,9 +116,21 @@ class Node:
                 del obj.changed[:]  # emptied in place: nothing new on the heap
 
     def tick(self, now):
-        """Let each appliance update its values, then announce what changed."""
+        """Let each appliance update its values, then announce what changed. An object
+        whose last accepted Set is dr_timeout old returns to autonomous operation, at that
+        very second (once, until the next Set)."""
+        last = self.now
         self.now = now
+        limit = self.dr_timeout
         for d in self.devices:
+            t = d.set_at
+            if limit and t is not None and now - t >= limit:
+                t = max(t + limit, last)  # never behind the last tick
+                d.tick(t)  # up to the expiry under the command in force
+                d.set_at = None
+                d.autonomous(t)
+                if self.event:
+                    self.event("autonomous %06X: no Set for %d s" % (d.eoj, limit))
             d.tick(now)
         self.flush()
 
@@ -263,6 +278,7 @@ class Node:
             out[n] = e
             if rec is not None and rec[1] & SET and valid(rec, v) and obj.accept(e, v, now):
                 obj.put(e, v)
+                obj.was_set(e, now)
                 self.stats.sets += 1
                 out[n + 1] = 0
                 n += 2

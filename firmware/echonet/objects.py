@@ -19,8 +19,11 @@ class EchonetObject:
         self.eoj = eoj
         self.eoj_bytes = bytes(((eoj >> 16) & 0xFF, (eoj >> 8) & 0xFF, eoj & 0xFF))
         self.table = tbl
-        self.values = {}  # EPC -> EDT (bytes, or bytearray once changed) or None, readable only
         self.changed = []  # announced EPCs changed since the last INF
+        # settable EPCs whose value was accepted (Set, or replayed at boot), the last
+        # accepted last: what echonet/persist.py saves
+        self.accepted = []
+        self.set_at = None  # time of the last accepted Set; None once autonomous again
         anno = bytearray()
         sets = bytearray()
         gets = bytearray()
@@ -34,10 +37,11 @@ class EchonetObject:
                 gets.append(epc)
         self.anno = bytes(anno)
         self.gets = bytes(gets)
-        # every readable EPC gets its slot now, so the dict never grows (and moves) later;
-        # None = no value yet, or none right now: a Get answers PDC=0
-        for e in gets:
-            self.values[e] = None
+        # EPC -> EDT (bytes, or bytearray once changed) or None, readable only. Every
+        # readable EPC gets its slot now, in one allocation of the final size, so the dict
+        # never grows (and moves) later; None = no value yet, or none right now: a Get
+        # answers PDC=0
+        self.values = dict.fromkeys(gets)
         self.values[0x9D] = propmap.encode(anno)
         self.values[0x9E] = propmap.encode(sets)
         self.values[0x9F] = propmap.encode(gets)
@@ -81,6 +85,22 @@ class EchonetObject:
         """Readable properties that have no value yet (a declaration error at boot)."""
         return [e for e in self.gets if self.values.get(e) is None]
 
+    def was_set(self, epc, now):
+        """Record that a Set of epc was accepted at time now (the node calls this)."""
+        self.set_at = now
+        acc = self.accepted
+        if acc and acc[-1] == epc:
+            return
+        if epc in acc:
+            acc.remove(epc)
+        acc.append(epc)
+
+    def apply(self, epc, edt, now):
+        """Change a settable value as an accepted Set would (the class's accept() checks it
+        and commands the appliance), announced like any change; for autonomous()."""
+        if self.values.get(epc) != edt and self.accept(epc, edt, now):
+            self.put(epc, edt)
+
     # -- appliance hooks ------------------------------------------------------
     def accept(self, epc, edt, now):
         """May refuse a well-formed value (state-dependent); applies it to the appliance.
@@ -91,6 +111,13 @@ class EchonetObject:
 
     def tick(self, now):
         """Called about once a second with the node's time in Unix seconds."""
+        pass
+
+    def autonomous(self, now):
+        """Return to the appliance's own operation: the DR command expired or the
+        controller fell silent (the node calls this once `dr_timeout` passes with no
+        accepted Set). Change values through put() (or apply()) so the INFs go out.
+        Subclasses override; the base has nothing to undo."""
         pass
 
 

@@ -1,0 +1,2 @@
+# Frozen into the DRready ESP32-S3 image: see ../common/manifest.py (run `make build` first).
+include("../common/manifest.py")  # noqa: F821  (given by MicroPython's makemanifest)

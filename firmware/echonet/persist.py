@@ -1,0 +1,142 @@
+"""Settings that survive a restart, sans-I/O: what to save, how to replay it, when to write.
+
+What: every property an object serves for Set (its 0x9E map) whose value was accepted
+(`EchonetObject.accepted`), with its value now (the appliance may have changed it since,
+e.g. a fuel-cell window cleared at its end). Write-only properties keep no value and are
+not saved: they are actions, not settings. The DR schedule the classes hold (water-heater
+shift times and participation, the fuel-cell 0xD1 window, the hybrid's 0xB8/0xB9) is
+made of such properties, so it is covered too.
+
+The record, one small JSON object per node (settings.json in the state directory):
+    {"027D01": ["EB=000007D0", "DA=42"], ...}
+EOJ -> "EPC=EDT" in the order the values were last accepted. A list, not an object,
+because order matters on replay (a 0xE0 V2G setpoint also sets 0xDA, so a later 0xDA
+must come after it) and MicroPython's JSON objects do not keep their order.
+
+Replay (`restore`) puts each value through the same checks as a Set from the network
+(declared access and range, then the object's accept(), so the appliance gets the
+command again), before the node starts and without announcements. A value that is
+refused is tried again after the others (a battery's 0xA6 upper limit may wait for its
+0xA7), then skipped and reported: a firmware change can make an old value invalid, and
+that must never stop the boot.
+
+When (`Saver`): at most one write per interval of real time, only when the record
+changed, and `flush` at a clean stop. The writing itself (hal.store.save: temp file,
+sync, rename) is passed in.
+"""
+from echonet.props import SET, valid
+
+
+def snapshot(node):
+    """The settings record of the node's objects (see above)."""
+    rec = {}
+    for obj in node.objects.values():
+        out = []
+        for e in obj.accepted:
+            v = obj.values.get(e)
+            if v is not None:
+                out.append("%02X=%s" % (e, v.hex().upper()))
+        if out:
+            rec["%06X" % obj.eoj] = out
+    return rec
+
+
+def _apply(obj, item, now):
+    """Replay one "EPC=EDT" into obj; None when applied, else why not."""
+    try:
+        e = int(item[:2], 16)
+        v = bytes.fromhex(item[3:])
+        if item[2] != "=":
+            raise ValueError
+    except (ValueError, TypeError, IndexError, KeyError):
+        return "not EPC=EDT"
+    rec = obj.spec(e)
+    if rec is None or not rec[1] & SET:
+        return "not settable"
+    if not valid(rec, v):
+        return "invalid value"
+    try:
+        if not obj.accept(e, v, now):
+            return "refused"
+    except Exception as x:  # a class bug must not stop the boot
+        return "error %r" % (x,)
+    obj.put(e, v)
+    obj.was_set(e, now)
+    return None
+
+
+def restore(node, record, now):
+    """Replay a record into the node's objects (before node.start); returns the entries
+    skipped, as lines "EOJ EPC=EDT: why"."""
+    skipped = []
+    if not isinstance(record, dict):
+        return ["settings: not a JSON object"]
+    for key in record:
+        items = record[key]
+        try:
+            obj = node.objects.get(int(key, 16))
+        except (ValueError, TypeError):
+            obj = None
+        if obj is None or not isinstance(items, list):
+            skipped.append("%s: no such object" % (key,))
+            continue
+        todo = items
+        why = []
+        while todo:  # until a pass applies nothing more
+            left = []
+            why = []
+            for item in todo:
+                r = _apply(obj, item, now)
+                if r is not None:
+                    left.append(item)
+                    why.append(r)
+            if len(left) == len(todo):
+                break
+            todo = left
+        for i in range(len(why)):
+            skipped.append("%s %s: %s" % (key, todo[i], why[i]))
+        del obj.changed[:]  # a restart is not a status change: no INF
+    return skipped
+
+
+class Saver:
+    """Writes snapshot(node) with save(path, record): at most once per `interval_s` of
+    real time and only when the record changed. poll(ms) runs on every tick with a real
+    (not simulated) millisecond count; an accepted Set is written at the next poll unless
+    the last write is less than an interval old. Errors are reported through node.event
+    and retried at the next chance; the record on flash stays the old one."""
+
+    def __init__(self, node, path, interval_s, save, ms=0):
+        self.node = node
+        self.path = path
+        self.save = save
+        self.interval = interval_s * 1000
+        self.last = snapshot(node)  # what the file holds (or the boot made of it)
+        self.sets = node.stats.sets
+        self.wrote = self.checked = ms - self.interval
+
+    def poll(self, ms):
+        """Write if due; returns True when it wrote."""
+        if ms - self.wrote < self.interval:
+            return False
+        if self.node.stats.sets == self.sets and ms - self.checked < self.interval:
+            return False  # no Set since the last look, which was recent
+        return self.flush(ms)
+
+    def flush(self, ms=0):
+        """Write now if the record changed (a clean stop); returns True when it wrote."""
+        node = self.node
+        self.sets = node.stats.sets
+        self.checked = ms
+        rec = snapshot(node)
+        if rec == self.last:
+            return False
+        try:
+            self.save(self.path, rec)
+        except OSError as e:
+            if node.event:
+                node.event("ERROR saving %s: %s" % (self.path, e))
+            return False
+        self.last = rec
+        self.wrote = ms
+        return True

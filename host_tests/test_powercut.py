@@ -1,0 +1,302 @@
+"""Power cuts while the settings are written (design principle 5: nothing lost, nothing
+bricked). hal/store.save runs against a fake filesystem that cuts the power after the
+k-th write operation, for every k of a save: the first save (no file yet) and a save
+replacing an existing record. After each cut the filesystem keeps only what had reached
+the disk, and loading must give exactly the old or the new record, never a torn or lost
+one; booting on it must restore that state into a node.
+
+The fake filesystem keeps what the kernel/flash would: file data written by the program
+sits in the file object's buffer until flush, then in the page cache until fsync (or
+os.sync); only the disk survives a cut. Creating, truncating, renaming and removing a
+file are atomic and reach the disk at once (as on a journaling filesystem or littlefs).
+Three interpreters' ways of making data durable are walked: CPython (os.fsync), the
+MicroPython board (no fsync; os.sync) and the MicroPython unix port (flush is an fsync).
+"""
+import io
+import json
+import types
+
+import pytest
+
+import app
+from echonet import persist
+from hal import store
+from hal.clock import Clock
+from portable.support import make_node
+
+PATH = "state/settings.json"
+OLD = {"027D01": ["EB=000007D0", "DA=42"]}
+NEW = {"027D01": ["EB=00000BB8", "DA=43", "A7=14", "81=08"]}
+
+
+class PowerCut(Exception):
+    pass
+
+
+class Inode:
+    def __init__(self):
+        self.cache = b""  # what a reader sees now (page cache)
+        self.disk = b""  # what survives a power cut
+
+
+class FakeFile:
+    def __init__(self, fs, inode, writing):
+        self.fs = fs
+        self.inode = inode
+        self.writing = writing
+        self.buf = ""
+        self.fd = fs.new_fd(inode)
+        self.rd = None if writing else io.StringIO(inode.cache.decode())
+
+    # -- writing
+    def write(self, s):
+        self.fs.op("write")
+        self.buf += s
+        return len(s)
+
+    def flush(self):
+        if self.writing:
+            self.fs.op("flush")
+            self.inode.cache += self.buf.encode()
+            self.buf = ""
+            if self.fs.flush_syncs:  # MicroPython unix port: flush is fsync
+                self.inode.disk = self.inode.cache
+
+    def fileno(self):
+        return self.fd
+
+    # -- reading
+    def read(self, n=-1):
+        return self.rd.read(n)
+
+    def close(self):
+        if self.writing and self.buf:
+            self.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class FakeFS:
+    """Names to inodes; op() counts write operations and cuts the power at `cut`."""
+
+    def __init__(self, model, cut=None):
+        self.model = model
+        self.flush_syncs = model == "unix-port"
+        self.names = {}
+        self.fds = {}
+        self.ops = []
+        self.cut = cut  # write operations allowed before the power goes
+        self.dead = False
+
+    def op(self, what):
+        if self.dead or (self.cut is not None and len(self.ops) >= self.cut):
+            self.dead = True
+            raise PowerCut(what)
+        self.ops.append(what)
+
+    def new_fd(self, inode):
+        fd = len(self.fds) + 3
+        self.fds[fd] = inode
+        return fd
+
+    def open(self, path, mode="r", *args, **kw):
+        if "w" in mode:
+            self.op("open")
+            inode = Inode()  # create or truncate: atomic, on disk at once
+            self.names[path] = inode
+            return FakeFile(self, inode, True)
+        if path not in self.names:
+            raise OSError(2, "no such file", path)
+        return FakeFile(self, self.names[path], False)
+
+    # os functions hal/store uses
+    def rename(self, a, b):
+        self.op("rename")
+        if a not in self.names:
+            raise OSError(2, "no such file", a)
+        self.names[b] = self.names.pop(a)
+
+    def remove(self, p):
+        self.op("remove")
+        if p not in self.names:
+            raise OSError(2, "no such file", p)
+        del self.names[p]
+
+    def stat(self, p):
+        if p not in self.names and not any(n.startswith(p + "/") for n in self.names):
+            raise OSError(2, "no such file", p)
+        return (0,) * 10
+
+    def mkdir(self, p):
+        self.op("mkdir")
+
+    def fsync(self, fd):
+        self.op("fsync")
+        inode = self.fds[fd]
+        inode.disk = inode.cache
+
+    def sync(self):
+        self.op("sync")
+        for inode in self.names.values():
+            inode.disk = inode.cache
+
+    def os(self):
+        """The os module as this interpreter has it."""
+        fns = {"rename": self.rename, "remove": self.remove, "stat": self.stat, "mkdir": self.mkdir}
+        if self.model == "cpython":
+            fns["fsync"] = self.fsync
+            fns["sync"] = self.sync  # CPython has both; store must use fsync
+        elif self.model == "board":
+            fns["sync"] = self.sync
+        return types.SimpleNamespace(**fns)
+
+    def reboot(self):
+        """What is left after the power came back: the disk, nothing cached."""
+        fs = FakeFS(self.model)
+        for path, inode in self.names.items():
+            new = Inode()
+            new.cache = new.disk = inode.disk
+            fs.names[path] = new
+        return fs
+
+
+MODELS = ("cpython", "board", "unix-port")
+
+
+@pytest.fixture
+def use(monkeypatch):
+    """use(fs): point hal/store at a fake filesystem."""
+
+    def install(fs):
+        monkeypatch.setattr(store, "open", fs.open, raising=False)
+        monkeypatch.setattr(store, "os", fs.os())
+        return fs
+
+    return install
+
+
+def _start(model, old, use):
+    """A filesystem holding `old` (None: no settings file yet), safely on disk."""
+    fs = use(FakeFS(model))
+    if old is not None:
+        store.save(PATH, old)
+    return fs.reboot()
+
+
+def _ops_of_save(model, old, use):
+    fs = use(_start(model, old, use))
+    n0 = len(fs.ops)
+    store.save(PATH, NEW)
+    return fs.ops[n0:]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("old", [None, OLD], ids=["first-save", "replace"])
+def test_a_cut_at_any_write_leaves_the_old_or_the_new_record(model, old, use):
+    ops = _ops_of_save(model, old, use)
+    assert ops.count("write") >= 3 and ops[-1] == "rename", ops  # json.dump writes in pieces
+    seen = []
+    for k in range(len(ops) + 1):
+        fs = _start(model, old, use)
+        fs.cut = k
+        use(fs)
+        if k < len(ops):
+            with pytest.raises(PowerCut):
+                store.save(PATH, NEW)
+        else:
+            store.save(PATH, NEW)
+        after = use(fs.reboot())
+        got = store.load(PATH)
+        assert got in (old, NEW), "cut after %d of %s: loaded %r" % (k, ops, got)
+        seen.append(got)
+        # a leftover .tmp is never read, and the next save goes through
+        store.save(PATH, NEW)
+        use(after.reboot())
+        assert store.load(PATH) == NEW
+    # the new record appears at one cut point (the rename) and stays: no flip-flopping
+    first_new = seen.index(NEW)
+    assert seen[:first_new] == [old] * first_new and seen[first_new:] == [NEW] * (len(seen) - first_new)
+    assert ops[first_new - 1] == "rename", (first_new, ops)
+
+
+def _boot_node(fs, use):
+    """Boot as app.main does after the start-up code: restore, then the settings writer."""
+    use(fs)
+    node, _net = make_node(now=1767225600)
+    cfg = {"state_dir": "state"}
+    saver = app.settings(cfg, node, Clock(1, 1767225600))
+    return node, saver
+
+
+def test_a_boot_after_each_cut_restores_that_record_into_the_node(use, capsys):
+    ops = _ops_of_save("board", OLD, use)
+    for k in range(len(ops) + 1):
+        fs = _start("board", OLD, use)
+        fs.cut = k
+        use(fs)
+        try:
+            store.save(PATH, NEW)
+        except PowerCut:
+            pass
+        node, saver = _boot_node(fs.reboot(), use)
+        b = node.devices[0]
+        want = NEW if k == len(ops) else OLD
+        assert persist.snapshot(node) == want, k
+        assert b.get(0xDA) == bytes.fromhex(want["027D01"][1][3:]) and b.settings.mode == b.get(0xDA)[0], k
+        assert saver.last == want  # nothing to write again
+    assert "skipped" not in capsys.readouterr().out
+
+
+def test_a_boot_on_a_damaged_file_starts_without_settings(use, capsys):
+    fs = FakeFS("board")
+    inode = Inode()
+    inode.cache = inode.disk = b'{"027D01": ["DA=4'  # not something a save can leave: written by hand?
+    fs.names[PATH] = inode
+    node, saver = _boot_node(fs, use)
+    assert persist.snapshot(node) == {}
+    out = capsys.readouterr().out
+    assert out.startswith("settings skipped state/settings.json: damaged (")
+
+
+def test_the_harness_catches_a_save_that_is_not_atomic(use):
+    """The walk above is only worth something if it fails a save that writes in place, or
+    renames before the data is on disk."""
+
+    def in_place(path, obj):
+        with store.open(path, "w") as f:
+            json.dump(obj, f)
+            f.flush()
+        store.os.sync()
+
+    def no_sync(path, obj):
+        with store.open(path + ".tmp", "w") as f:
+            json.dump(obj, f)
+        store.os.rename(path + ".tmp", path)
+
+    for bad in (in_place, no_sync):
+        torn = []
+        n = 0
+        while True:
+            fs = _start("board", OLD, use)
+            fs.cut = n
+            use(fs)
+            try:
+                bad(PATH, NEW)
+                done = True
+            except PowerCut:
+                done = False
+            use(fs.reboot())
+            try:
+                got = store.load(PATH)
+            except ValueError:
+                got = "torn"
+            if got not in (OLD, NEW):
+                torn.append((n, got))
+            if done:
+                break
+            n += 1
+        assert torn, bad.__name__
