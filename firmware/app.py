@@ -57,6 +57,7 @@ async def _tick(node, clock, saver):
 
 
 async def serve(node, ep, clock, saver=None):
+    node.clock = clock.now
     node.start(clock.now())
     gc.collect()
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)

@@ -4,4 +4,6 @@ import sys
 
 import app
 
-sys.exit(app.main(sys.argv[1] if len(sys.argv) > 1 else "config.json"))
+rc = app.main(sys.argv[1] if len(sys.argv) > 1 else "config.json")
+if sys.platform == "linux":  # the simulator reports it; on a board sys.exit would reboot into main.py again
+    sys.exit(rc)

@@ -50,6 +50,9 @@ FIRMWARE = os.path.join(ROOT, "build", "firmware")
 TOOLS = os.path.join(ROOT, "tools")
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+CRYPTO_HEAP = "48K"
+MANIFESTS = os.path.join(ROOT, "host_tests", "data", "ed25519", "manifests.json")
+MAX_VERIFY_MS = 10.0
 REGISTRY = os.path.join(ROOT, "firmware", "drready", "registry.py")
 
 PORT = 3610
@@ -564,7 +567,7 @@ def kb(n):
     return "%d (%.1f KB)" % (n, n / 1024)
 
 
-def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net):
+def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, crypto):
     L = []
     w = L.append
     w("# Benchmarks")
@@ -690,6 +693,26 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net):
             % (" ".join(s["objects"]), "yes" if s["boots"] else "**no**", answers, detail.replace("|", "/"), tgt)
         )
     w("")
+    w("## Signed updates: crypto (`-X heapsize=%s`, modules as .mpy)" % CRYPTO_HEAP)
+    w("")
+    if "error" in crypto:
+        w("bench_crypto.py failed: %s" % " ".join(crypto["error"]))
+    else:
+        mp_ms = float(crypto["ED25519 verify_ms"])
+        cg_ms = float(crypto["cryptography verify_ms"])
+        w("| figure | value |")
+        w("|---|---:|")
+        w("| Ed25519 verify, MicroPython (RFC 8032 TEST 3, best of several) | %.2f ms |" % mp_ms)
+        w("| Ed25519 verify, CPython `cryptography` (OpenSSL), same run | %.3f ms |" % cg_ms)
+        w("| ratio MicroPython / cryptography | %.0f x |" % (mp_ms / cg_ms))
+        if "MANIFEST verify_ms" in crypto:
+            w("| manifest verify (key ring + manifest: two signatures), %s heap | %s ms |" % (HEAP, crypto["MANIFEST verify_ms"]))
+        w("| SHA-256 (C hashlib) | %s MB/s |" % crypto.get("SHA256 MBps", "?"))
+        w("| SHA-512 (pure MicroPython) | %s KB/s |" % crypto.get("SHA512 KBps", "?"))
+        for k, what in (("HEAP ed25519", "after importing the verifier"), ("HEAP live", "after the verifies")):
+            if k in crypto:
+                w("| heap in use %s (%s heap) | %s |" % (what, CRYPTO_HEAP, crypto[k]))
+    w("")
     w("## Targets")
     w("")
     battery_state = heap[0][1]["boot"] - heap[0][1]["imports"] if "boot" in heap[0][1] else None
@@ -718,11 +741,59 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net):
     rows.append(
         ("node boots and answers in HEAP=%s (battery)" % SMALL_HEAP, "yes", "yes" if small[0]["ok"] else "no", small[0]["ok"])
     )
+    if "error" not in crypto:
+        ms = float(crypto["ED25519 verify_ms"])
+        name = "Ed25519 verify under the unix port, %s heap" % CRYPTO_HEAP
+        rows.append((name, "≤ %.0f ms" % MAX_VERIFY_MS, "%.2f ms" % ms, ms <= MAX_VERIFY_MS))
     w("| target | wanted | measured | |")
     w("|---|---|---|---|")
     for name, want, got, ok in rows:
         w("| %s | %s | %s | %s |" % (name, want, got, verdict(ok)))
     return "\n".join(L) + "\n"
+
+
+def crypto_figures(log):
+    """tools/bench_crypto.py under the unix port in a 48K heap, and cryptography's Ed25519
+    verify of the same RFC 8032 vector in this process, side by side."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    def run(heap, *args):
+        cmd = [MICROPYTHON, "-X", "heapsize=" + heap, os.path.join(ROOT, "tools", "bench_crypto.py")] + list(args)
+        r = subprocess.run(cmd, env=mp_env(), capture_output=True, text=True, timeout=300, preexec_fn=_child_setup)
+        out = {}
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 3:
+                out[parts[0] + " " + parts[1]] = parts[2]
+        if r.returncode or "ED25519 verify_ms" not in out:
+            out = {"error": (r.stdout + r.stderr).strip().splitlines()[-1:] or ["rc %d" % r.returncode]}
+        return out
+
+    # the verifier alone in the 48K heap the target names; the whole package check
+    # (key ring, manifest, payload) in the node's own 100K
+    log("crypto: bench_crypto.py under -X heapsize=%s, and with a signed package under %s" % (CRYPTO_HEAP, HEAP))
+    fig = run(CRYPTO_HEAP)
+    if "error" in fig:
+        return fig
+    pkg = run(HEAP, MANIFESTS)
+    if "MANIFEST verify_ms" in pkg:
+        fig["MANIFEST verify_ms"] = pkg["MANIFEST verify_ms"]
+        fig["HEAP manifest"] = pkg.get("HEAP manifest", "?")
+    # RFC 8032 section 7.1 TEST 3
+    pk = Ed25519PublicKey.from_public_bytes(bytes.fromhex("fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025"))
+    sig = bytes.fromhex(
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+        "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a"
+    )
+    best = None
+    for _ in range(7):
+        t = time.perf_counter()
+        for _ in range(200):
+            pk.verify(sig, b"\xaf\x82")
+        dt = (time.perf_counter() - t) / 200 * 1000
+        best = dt if best is None else min(best, dt)
+    fig["cryptography verify_ms"] = "%.4f" % best
+    return fig
 
 
 # -- main -------------------------------------------------------------------------------
@@ -795,6 +866,7 @@ def run(args):
                 heap_figures(os.path.join(tmp, "heap-all"), net + str(H_HEAP), ",".join(classes), classes, log),
             )
         )
+        crypto = crypto_figures(log)
         small = [small_heap_run(net, tmp, ["battery"], log)]
         if classes != ["battery"]:
             small.append(small_heap_run(net, tmp, classes, log))
@@ -854,7 +926,7 @@ def run(args):
             Child.stop_all()
 
         elapsed = time.monotonic() - t_start
-        text = report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net)
+        text = report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, crypto)
         if not args.no_write:
             os.makedirs(os.path.dirname(DOC), exist_ok=True)
             with open(DOC + ".tmp", "w") as f:

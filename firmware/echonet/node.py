@@ -60,6 +60,7 @@ class Node:
         self.event = event  # event(text) for notable events, or None
         self.stats = Stats()
         self.now = 0  # time of the last tick
+        self.clock = None  # optional clock(): read only when a Set arrives
         # seconds with no accepted Set to an object after which it returns to autonomous
         # operation (EchonetObject.autonomous); 0 = never. startup sets config dr_timeout_s.
         self.dr_timeout = 0
@@ -136,8 +137,9 @@ class Node:
 
     # -- incoming -----------------------------------------------------------------
     def receive(self, data, src, now=None):
-        """Handle one datagram. now: the time for Set side effects; by default the last
-        tick's (at most a tick old), which spares the receive path a clock read."""
+        """Handle one datagram. now: the time for Set side effects; by default `clock()`
+        when a Set arrives (or the last tick's time without a clock), so Gets never read
+        the clock."""
         st = self.stats
         st.received += 1
         sets = st.sets
@@ -269,6 +271,11 @@ class Node:
         i = 12
         ok = True
         allowed = self.write_allowed(src) if opc else False
+        if allowed:
+            if self.clock is not None:  # a Set acts from the moment it arrives, not the last tick
+                now = self.clock()
+            if now > self.now:
+                obj.tick(now)  # the plant runs up to now under the command it had
         for _ in range(opc):
             e = data[i]
             j = i + 2 + data[i + 1]

@@ -103,3 +103,13 @@ def test_calendar_arithmetic_matches_known_dates():
     assert civil(951782400) == (2000, 2, 29, 0, 0)  # leap day of a 400-year leap year
     assert civil(1709251199) == (2024, 2, 29, 23, 59)
     assert civil(4102444800) == (2100, 1, 1, 0, 0)
+
+
+def test_set_acts_from_when_it_arrives_not_from_the_last_tick():
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    node.tick(T0)
+    node.clock = lambda: T0 + 1800  # the Set arrives half an hour after the last tick
+    request(node, net, "1081 000A 05FF01 027D01 61 01 DA 01 42", now=None)
+    node.tick(T0 + 3600)
+    assert abs(_num(b, 0xA8) - 1500) <= 2  # half an hour at 3 kW, not a whole hour
