@@ -57,7 +57,7 @@ async def _tick(node, clock, saver):
 
 
 async def serve(node, ep, clock, saver=None):
-    node.clock = clock.now
+    node.clock = clock.now  # for Sets: they act from when they arrive
     node.start(clock.now())
     gc.collect()
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)

@@ -51,7 +51,7 @@ def _skip_props(data, i, n):
 
 
 class Node:
-    def __init__(self, profile, devices, send, write_allowed=None, event=None, out=None):
+    def __init__(self, profile, devices, send, write_allowed=None, event=None, out=None, clock=None):
         self.profile = profile
         self.devices = devices
         self.send = send
@@ -60,7 +60,7 @@ class Node:
         self.event = event  # event(text) for notable events, or None
         self.stats = Stats()
         self.now = 0  # time of the last tick
-        self.clock = None  # optional clock(): read only when a Set arrives
+        self.clock = clock  # optional clock(): read only when a Set arrives
         # seconds with no accepted Set to an object after which it returns to autonomous
         # operation (EchonetObject.autonomous); 0 = never. startup sets config dr_timeout_s.
         self.dr_timeout = 0

@@ -1,7 +1,11 @@
 """Storage battery 0x027D: the simulated plant carries out DR commands over simulated time."""
 import struct
 
-from .support import h, make_node, request
+from drready.battery import StorageBattery
+from echonet.node import Node
+from echonet.objects import NodeProfile
+
+from .support import ID, SRC, Net, h, make_node, request
 
 T0 = 1764201600  # 2025-11-27 00:00 UTC
 
@@ -106,10 +110,11 @@ def test_calendar_arithmetic_matches_known_dates():
 
 
 def test_set_acts_from_when_it_arrives_not_from_the_last_tick():
-    node, net = make_node(now=T0)
-    b = node.devices[0]
+    b = StorageBattery(1, ID, now=T0)
+    net = Net()
+    # the Set arrives half an hour after the last tick: the node reads its clock for it
+    node = Node(NodeProfile(ID, [b]), [b], net.send, lambda src: True, clock=lambda: T0 + 1800)
     node.tick(T0)
-    node.clock = lambda: T0 + 1800  # the Set arrives half an hour after the last tick
-    request(node, net, "1081 000A 05FF01 027D01 61 01 DA 01 42", now=None)
+    node.receive(h("1081 000A 05FF01 027D01 61 01 DA 01 42"), SRC)
     node.tick(T0 + 3600)
     assert abs(_num(b, 0xA8) - 1500) <= 2  # half an hour at 3 kW, not a whole hour
