@@ -85,20 +85,19 @@ def main(argv=None):
     if not os.path.exists(os.path.join(FIRMWARE, "main.py")):
         fail("build/firmware is missing; run `make sim` (it builds first) or `make build`")
     env = dict(os.environ, MICROPYPATH=FIRMWARE + ":.frozen")
-    child = subprocess.Popen([MICROPYTHON, "-X", "heapsize=" + args.heap, os.path.join(FIRMWARE, "main.py"), path], env=env)
+    # its own session: a signal for our whole process group (Ctrl-C, timeout, a service
+    # manager) reaches only us, and we turn it into the one the node stops cleanly on
+    child = subprocess.Popen(
+        [MICROPYTHON, "-X", "heapsize=" + args.heap, os.path.join(FIRMWARE, "main.py"), path], env=env, start_new_session=True
+    )
 
-    def stop(sig, _frame):
-        if sig == signal.SIGINT:  # from a terminal the node got this Ctrl-C itself
-            try:
-                child.wait(timeout=0.5)
-                return
-            except subprocess.TimeoutExpired:
-                pass
+    def stop(_sig, _frame):
         if child.poll() is None:
             child.send_signal(signal.SIGINT)  # the node catches it and stops cleanly
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, stop)
     return child.wait()
 
 
