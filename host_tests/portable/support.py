@@ -43,6 +43,29 @@ def request(node, net, text, src=SRC, now=0):
     return net.take()
 
 
+def assert_every_get_readable(node, net, dev, batch=16):
+    """Get every EPC of dev's 0x9F (in batches): each answered, in order, with a value of
+    its declared size, and the whole reply Get_Res."""
+    from echonet import propmap
+    from echonet.declare import size_range
+
+    epcs = propmap.decode(dev.get(0x9F))
+    eoj = "%06X" % dev.eoj
+    for k in range(0, len(epcs), batch):
+        part = epcs[k : k + batch]
+        body = "".join("%02X00" % e for e in part)
+        out = request(node, net, "1081 0001 05FF01 %s 62 %02X %s" % (eoj, len(part), body))
+        frame = out[0][1]
+        assert out[0][0] == SRC and frame[10] == 0x72 and frame[11] == len(part)
+        i = 12
+        for e in part:
+            assert frame[i] == e
+            lo, hi = size_range(dev.spec(e))
+            assert lo <= frame[i + 1] <= hi, hex(e)
+            i += 2 + frame[i + 1]
+        assert i == len(frame)
+
+
 def raises(exc, fn, *args):
     try:
         fn(*args)

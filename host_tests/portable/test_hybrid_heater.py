@@ -2,11 +2,10 @@
 days, solar linkage as DR and the DR-available amount 0xF0 (see dr-model.md)."""
 from drready.hybrid_heater import HybridHeaterAppliance, HybridWaterHeater, SimHybridHeater
 from echonet import propmap
-from echonet.declare import size_range
 from echonet.node import Node
 from echonet.objects import NodeProfile
 
-from .support import ID, SRC, Net, h, request
+from .support import ID, SRC, Net, assert_every_get_readable, h, request
 
 T0 = 1767225600  # 2026-01-01 00:00:00 UTC, a Thursday
 DAY = 86400
@@ -58,18 +57,7 @@ def test_property_maps():
 
 def test_every_get_property_is_readable_with_its_declared_size():
     node, net, dev = make()
-    epcs = propmap.decode(dev.get(0x9F))
-    body = "".join("%02X00" % e for e in epcs)
-    out = request(node, net, "1081 0001 05FF01 02A601 62 %02X %s" % (len(epcs), body))
-    frame = out[0][1]
-    assert out[0][0] == SRC and frame[10] == 0x72 and frame[11] == len(epcs)
-    i = 12
-    for e in epcs:
-        assert frame[i] == e
-        lo, hi = size_range(dev.spec(e))
-        assert lo <= frame[i + 1] <= hi, hex(e)
-        i += 2 + frame[i + 1]
-    assert i == len(frame)
+    assert_every_get_readable(node, net, dev)
 
 
 def test_initial_values_byte_exact():

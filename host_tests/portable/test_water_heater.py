@@ -3,11 +3,10 @@ simulated days, the energy shift as DR, its forecast 0xCB-0xCF and the hot-water
 (see dr-model.md)."""
 from drready.water_heater import ElectricWaterHeater, SimWaterHeater, WaterHeaterAppliance
 from echonet import propmap
-from echonet.declare import size_range
 from echonet.node import Node
 from echonet.objects import NodeProfile
 
-from .support import ID, SRC, Net, h, request
+from .support import ID, SRC, Net, assert_every_get_readable, h, request
 
 T0 = 1767225600  # 2026-01-01 00:00:00 UTC
 DAY = 86400
@@ -95,19 +94,7 @@ def test_property_maps():
 
 def test_every_get_property_is_readable_with_its_declared_size():
     node, net, dev = make()
-    epcs = propmap.decode(dev.get(0x9F))
-    for part in (epcs[:16], epcs[16:]):
-        body = "".join("%02X00" % e for e in part)
-        out = request(node, net, "1081 0001 05FF01 026B01 62 %02X %s" % (len(part), body))
-        frame = out[0][1]
-        assert out[0][0] == SRC and frame[10] == 0x72 and frame[11] == len(part)
-        i = 12
-        for e in part:
-            assert frame[i] == e
-            lo, hi = size_range(dev.spec(e))
-            assert lo <= frame[i + 1] <= hi, hex(e)
-            i += 2 + frame[i + 1]
-        assert i == len(frame)
+    assert_every_get_readable(node, net, dev)
 
 
 def test_initial_values_byte_exact():
