@@ -62,6 +62,15 @@ async def serve(node, ep, clock, saver=None):
     gc.collect()
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s heap %d/%d" % (ep.addr, eojs, gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
+    if sys.platform != "linux":  # on a board: the status LED (board.json) says the node runs
+        from hal import board
+
+        try:
+            led = board.open_pins()[0]
+            if led:
+                led.on()
+        except ValueError as e:
+            log("board.json: %s" % e)
     try:
         await _gather(
             _receive(ep, ep.unicast, node, False), _receive(ep, ep.multicast, node, True), _tick(node, clock, saver)
