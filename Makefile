@@ -9,17 +9,20 @@ STAMP  := $(VENV)/.installed
 
 # make sim settings
 ADDR ?= 127.0.0.1
-HEAP ?= 100K
+HEAP ?= 192K
 STATE ?= state
 SPEED ?= 1
 LEGACY_WRITE ?=
 OBJECTS ?=
+# root public key files (.pub) built into the firmware for signed updates (docs/updates.md)
+ROOT_KEYS ?=
 
 .PHONY: venv build sim test bench fuzz clean help
 
 help:
 	@echo "make sim    run the node under the MicroPython unix port (ADDR= HEAP= STATE= SPEED= LEGACY_WRITE= OBJECTS=)"
 	@echo "make test   run the whole test suite"
+	@echo "make commission / make factory-reset   press the simulated node's button (STATE=)"
 	@echo "make bench  measure round trips and heap, write docs/benchmarks.md"
 	@echo "make fuzz   long fuzzing run of the frame parser"
 	@echo "make venv   create or update .venv alone"
@@ -35,12 +38,19 @@ venv: $(STAMP)
 
 # firmware compiled to .mpy, as it runs on the board (compiling on the device costs heap)
 build: venv
-	$(BIN)/python tools/build.py
+	$(BIN)/python tools/build.py --root-keys "$(ROOT_KEYS)"
 
 # exec: make forwards SIGTERM to its direct child, which must be sim.py, not a shell
 sim: build
 	exec $(BIN)/python tools/sim.py --addr "$(ADDR)" --heap "$(HEAP)" --state "$(STATE)" --speed "$(SPEED)" \
 		--legacy-write "$(LEGACY_WRITE)" --objects "$(OBJECTS)"
+
+# the simulated node's button (tools/press.py): physical presence
+.PHONY: commission factory-reset
+commission: venv
+	$(BIN)/python tools/press.py --state "$(STATE)" short
+factory-reset: venv
+	$(BIN)/python tools/press.py --state "$(STATE)" long
 
 test: build
 	$(BIN)/python -m pytest -n 2 host_tests

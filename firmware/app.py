@@ -16,10 +16,34 @@ _gather = asyncio.gather
 
 TICK_MS = 1000
 PERSIST_INTERVAL_S = 60  # config persist_interval_s: real seconds between settings writes
+RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py does
 
 
 class ConfigError(Exception):
     pass
+
+
+class Restart(Exception):
+    pass
+
+
+class Security:
+    """The security services startup made: server None when the device is not provisioned."""
+
+    def __init__(self, state_dir, server, audit, enrollment, presses):
+        self.state_dir = state_dir
+        self.server = server
+        self.audit = audit
+        self.enrollment = enrollment
+        self.presses = presses
+        self.restart_pending = False
+
+    def serve_secure(self, server):
+        self.server = server
+
+    def request_restart(self):
+        """Restart at the next tick, once the answer that asked for it is out."""
+        self.restart_pending = True
 
 
 def log(text):
@@ -27,10 +51,14 @@ def log(text):
 
 
 def write_policy(allow):
-    """Who may Set over plain UDP: only the addresses the operator listed (legacy write)."""
+    """Who may Set: over the secure channel an enrolled controller; over plain UDP only the
+    addresses the operator listed (legacy write)."""
     from hal.udp import peer_ip
 
     def write_allowed(src):
+        may = getattr(src, "may_write", None)  # a secure session (security/channel.py)
+        if may is not None:
+            return may
         return peer_ip(src) in allow
 
     return write_allowed
@@ -48,20 +76,60 @@ async def _receive(ep, sock, node, group):
             node.receive(data, src)
 
 
-async def _tick(node, clock, saver):
+async def _tick(node, clock, saver, sec):
     while True:
         await asyncio.sleep_ms(TICK_MS)
         node.tick(clock.now())
         if saver:
             saver.poll(clock.elapsed_ms // clock.speed)  # real, not simulated, milliseconds
+        if sec:
+            sec.audit.tick(clock.real_ms())
+            if sec.restart_pending:
+                log("restarting into the update")
+                raise Restart()
 
 
-async def serve(node, ep, clock, saver=None):
+async def _button(sec, clock):
+    """The commissioning / factory-reset button (hal/button.py)."""
+    from hal.button import LONG, POLL_MS, SHORT
+
+    while True:
+        await asyncio.sleep_ms(POLL_MS)
+        kind = sec.presses.poll(clock.real_ms())
+        if kind == SHORT:
+            sec.enrollment.open_window(clock.real_ms())
+            sec.audit.event("window-open", "button")
+            log("commissioning window open for %d s" % sec.enrollment.window_left(clock.real_ms()))
+        elif kind == LONG:
+            from security.reset import factory_reset
+
+            factory_reset(sec.state_dir, sec.audit.log, "button held")
+            log("factory reset: restarting")
+            raise Restart()
+
+
+async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
+    import update
+
+    cfg = cfg or {}
+    state_dir = cfg.get("state_dir", ".")
     node.clock = clock.now  # for Sets: they act from when they arrive
+    if sec and sec.server:
+        await sec.server.start(ep.addr)
+        log("SECURE %s:%d device %s" % (ep.addr, sec.server.port, sec.server.fingerprint))
+    if sec and sec.enrollment.window_left(clock.real_ms()):
+        log("commissioning window open for %d s" % sec.enrollment.window_left(clock.real_ms()))
     node.start(clock.now())
     gc.collect()
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
-    log("READY %s:3610 objects %s heap %d/%d" % (ep.addr, eojs, gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
+    log("READY %s:3610 objects %s version %s heap %d/%d"
+        % (ep.addr, eojs, update.version(state_dir), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
+    # up and announced: the health check a trial update waits for (update/__init__.py)
+    confirmed = update.confirm_if_trial(state_dir)
+    if confirmed:
+        log("update %s confirmed" % confirmed)
+        if sec:
+            sec.audit.event("update", "%s confirmed after a healthy start" % confirmed)
     if sys.platform != "linux":  # on a board: the status LED (board.json) says the node runs
         from hal import board
 
@@ -71,31 +139,53 @@ async def serve(node, ep, clock, saver=None):
                 led.on()
         except ValueError as e:
             log("board.json: %s" % e)
+    tasks = [_receive(ep, ep.unicast, node, False), _receive(ep, ep.multicast, node, True), _tick(node, clock, saver, sec)]
+    if sec:
+        tasks.append(_button(sec, clock))
+    if cfg.get("update_url"):
+        from update import pull
+
+        from hal.clock import wall
+
+        tasks.append(pull.task(cfg, wall, log, Restart))  # pyright: ignore[reportArgumentType] (ends, unlike the loops)
     try:
-        await _gather(
-            _receive(ep, ep.unicast, node, False), _receive(ep, ep.multicast, node, True), _tick(node, clock, saver)
-        )
+        await _gather(*tasks)
     finally:
+        if sec and sec.server:
+            sec.server.close()
         ep.close()
+
+
+def _drop(*names):
+    for name in names:
+        if sys.modules.pop(name, None):
+            package, _, module = name.rpartition(".")
+            if package:  # the package keeps its submodule as an attribute too
+                delattr(sys.modules[package], module)
 
 
 def _boot(path):
     """Build the node with the start-up code, then drop that code: its bytecode is not
-    needed again and a 64 KB heap wants the room."""
+    needed again and a small heap wants the room. The security services are made first
+    (their buffers live as long as the node) and attached to the node at the end."""
     from echonet.node import MAX_FRAME
 
     gc.collect()
     out = bytearray(MAX_FRAME)  # the node's frame buffer, before anything fragments the heap
+    from security import boot
+
+    pre = boot.build(path)
     import startup
 
     try:
-        return startup.start(path, out)
+        cfg, node, ep, clock, identity = startup.start(path, out)
     finally:
-        for name in ("startup", "drready.registry", "echonet.identity"):
-            if sys.modules.pop(name, None):
-                package, _, module = name.rpartition(".")
-                if package:  # the package keeps its submodule as an attribute too
-                    delattr(sys.modules[package], module)
+        _drop("startup", "drready.registry")
+    gc.collect()
+    try:
+        return cfg, node, ep, clock, boot.attach(pre, node, identity, clock)
+    finally:
+        _drop("security.boot", "echonet.identity")
 
 
 def settings(cfg, node, clock):
@@ -122,13 +212,16 @@ def main(path="config.json"):
     cfg = {}
     writer = None
     try:
-        cfg, node, ep, clock = _boot(path)
+        cfg, node, ep, clock, sec = _boot(path)
         writer = settings(cfg, node, clock)
         gc.collect()
-        asyncio.run(serve(node, ep, clock, writer))
+        asyncio.run(serve(node, ep, clock, writer, sec, cfg))
     except KeyboardInterrupt:
         if writer:
             writer.flush()  # a clean stop keeps the changes not yet written
+    except Restart:
+        log("RESTART")
+        return RESTART
     except ConfigError as e:
         print("ERROR %s" % e)
         return 2

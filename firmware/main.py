@@ -2,8 +2,21 @@
 # device compiles this file from source at every boot; the node lives in app.py.
 import sys
 
-import app
+from update.boot import select
 
-rc = app.main(sys.argv[1] if len(sys.argv) > 1 else "config.json")
-if sys.platform == "linux":  # the simulator reports it; on a board sys.exit would reboot into main.py again
+path = sys.argv[1] if len(sys.argv) > 1 else "config.json"
+select(path)  # the application slot an update installed goes first on sys.path (update/boot.py)
+del select
+import app  # noqa: E402
+
+rc = app.main(path)
+if sys.platform == "linux":  # the simulator reports it (and starts the node again on app.RESTART)
     sys.exit(rc)
+elif rc != 0:  # not stopped by hand (Ctrl-C gives the REPL): a restart, or an error to retry
+    import time
+
+    import machine
+
+    if rc != app.RESTART:  # a bad config, no network, no heap: try again, not too often
+        time.sleep(30)
+    machine.reset()

@@ -12,12 +12,13 @@ from echonet.objects import NodeProfile
 from hal import store
 from hal.clock import Clock
 from hal.udp import Endpoint, ip_bytes
+from security.channel import MAX_SESSIONS, SECURE_PORT
 
 DR_TIMEOUT_S = 3600  # config dr_timeout_s: simulated seconds with no Set to an object; 0 = never
 
 
 def start(path, out=None):
-    """(cfg, node, endpoint, clock) from the config file at path; out: the node's frame buffer."""
+    """(cfg, node, endpoint, clock, identity) from the config file at path; out: the node's frame buffer."""
     try:
         cfg = store.load(path)
     except ValueError as e:
@@ -38,7 +39,7 @@ def start(path, out=None):
         cfg["addr"] = wifi.connect(w.get("ssid", ""), w.get("password", ""))
     ep = Endpoint(cfg["addr"])
     clock = Clock(cfg.get("speed", 1))
-    return cfg, build(cfg, identity, ep.send, clock.now(), out), ep, clock
+    return cfg, build(cfg, identity, ep.send, clock.now(), out), ep, clock, identity
 
 
 def check_config(cfg):
@@ -65,10 +66,16 @@ def check_config(cfg):
             ip_bytes(a)
         except (ValueError, AttributeError):
             raise ConfigError("legacy_write entry %r is not an IPv4 address" % (a,))
-    for key in ("dr_timeout_s", "persist_interval_s"):
+    for key in ("dr_timeout_s", "persist_interval_s", "enroll_backoff_s"):
         v = cfg.get(key, 0)
         if not isinstance(v, int) or not 0 <= v <= 10000000:
             raise ConfigError("%s must be a whole number of seconds from 0 to 10000000" % key)
+    port = cfg.get("secure_port", SECURE_PORT)
+    if not isinstance(port, int) or not 1 <= port <= 65535 or port == 3610:
+        raise ConfigError("secure_port must be a TCP port from 1 to 65535 other than 3610")
+    sessions = cfg.get("max_sessions", MAX_SESSIONS)
+    if not isinstance(sessions, int) or not 1 <= sessions <= 8:
+        raise ConfigError("max_sessions must be a whole number from 1 to 8")
     maker = cfg.get("manufacturer_code", "FFFFFF")
     try:
         if len(bytes.fromhex(maker)) != 3:
@@ -105,3 +112,4 @@ def build(cfg, identity, send, now, out=None):
     node = Node(NodeProfile(identity, devices), devices, send, policy, app.log, out)
     node.dr_timeout = cfg.get("dr_timeout_s", DR_TIMEOUT_S)
     return node
+

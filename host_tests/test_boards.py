@@ -258,6 +258,154 @@ def test_manifest_freezes_exactly_the_built_node(board):
         assert unwanted not in text
 
 
+# -- the production variant (BOARD_VARIANT=PROD) ---------------------------------------
+# MicroPython's ports/esp32/CMakeLists.txt includes mpconfigboard.cmake, then
+# mpconfigvariant_<BOARD_VARIANT>.cmake; the SDKCONFIG_DEFAULTS fragments are concatenated
+# in list order (a later line wins) and MICROPY_DEF_BOARD becomes -D definitions, which
+# win over a board header's #ifndef defaults. The checks below follow the same rules.
+
+_CMAKE_TOKEN = re.compile(r'\s*((?:[^\s()"]|"[^"]*")+)')
+USB_SERIAL_JTAG_CHIPS = ("esp32s3", "esp32c3", "esp32c5", "esp32c6", "esp32h2", "esp32p4")
+USB_OTG_CHIPS = ("esp32s2", "esp32s3", "esp32p4")
+EFUSE_BURNING = ("CONFIG_SECURE_BOOT", "CONFIG_SECURE_BOOT_V2_ENABLED", "CONFIG_SECURE_FLASH_ENC_ENABLED",
+                 "CONFIG_SECURE_ENABLE_SECURE_ROM_DL_MODE", "CONFIG_SECURE_DISABLE_ROM_DL_MODE",
+                 "CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK", "CONFIG_NVS_ENCRYPTION")
+
+
+def _cmake_text(board, variant=None):
+    """The board's cmake (then the variant's), without comments, as the port includes them."""
+    names = ["mpconfigboard.cmake"] + (["mpconfigvariant_%s.cmake" % variant] if variant else [])
+    text = ""
+    for name in names:
+        with open(os.path.join(BOARDS, board, name)) as f:
+            text += "\n".join(line.split("#", 1)[0] for line in f) + "\n"
+    return text
+
+
+def cmake_list(text, name):
+    """The value of the CMake list `name` after every set(name ...) / list(APPEND name ...)."""
+    out = []
+    for m in re.finditer(r"\b(set|list)\(\s*(?:APPEND\s+)?%s\b" % name, text):
+        items, pos = [], m.end()
+        while True:
+            t = _CMAKE_TOKEN.match(text, pos)
+            if not t:
+                break
+            items.append(t.group(1))
+            pos = t.end()
+        assert re.match(r"\s*\)", text[pos:]), "cannot read the %s list at %r" % (name, text[m.start():pos + 20])
+        out = items if m.group(1) == "set" else out + items
+    return out
+
+
+def definitions(board, variant=None):
+    """MICROPY_DEF_BOARD as {NAME: value}."""
+    return dict(d.split("=", 1) for d in cmake_list(_cmake_text(board, variant), "MICROPY_DEF_BOARD"))
+
+
+def sdkconfig_fragments(board, variant=None):
+    """Paths of this repository's sdkconfig fragments the build applies, in order (MicroPython's
+    own boards/... and the generated partition fragment are left out)."""
+    out = []
+    for item in cmake_list(_cmake_text(board, variant), "SDKCONFIG_DEFAULTS"):
+        if item.startswith("${MICROPY_BOARD_DIR}/"):
+            out.append(os.path.normpath(os.path.join(BOARDS, board, item[len("${MICROPY_BOARD_DIR}/"):])))
+        else:
+            assert item.startswith(("boards/", "${CMAKE_BINARY_DIR}/")), "%s: unexpected sdkconfig fragment %s" % (board, item)
+    return out
+
+
+def sdkconfig(paths):
+    """The settings the fragments leave, later lines winning; "# CONFIG_X is not set" is n."""
+    cfg = {}
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                m = re.fullmatch(r"(CONFIG_\w+)=(.*)", line) or re.fullmatch(r"# (CONFIG_\w+) is not set()", line)
+                if m:
+                    cfg[m.group(1)] = m.group(2) or "n"
+    return cfg
+
+
+@pytest.mark.parametrize("board", board_dirs())
+def test_production_variant_turns_every_repl_and_console_off(board):
+    info = board_json(board)
+    chip = info["mcu"]
+    assert "PROD" in info.get("variants", {}), "%s: board.json does not list the PROD variant" % board
+    prod = definitions(board, "PROD")
+    off = ["MICROPY_HW_ENABLE_UART_REPL"]
+    if chip in USB_SERIAL_JTAG_CHIPS:
+        off.append("MICROPY_HW_ESP_USB_SERIAL_JTAG")
+    if chip in USB_OTG_CHIPS:
+        off += ["MICROPY_HW_ENABLE_USBDEV", "MICROPY_HW_USB_CDC"]
+    for name in off:
+        assert prod.get(name) == "0", "%s: the production variant must set %s=0 (a REPL on %s)" % (board, name, chip)
+    # a board header may give defaults, but only under #ifndef, so the variant's -D wins
+    with open(os.path.join(BOARDS, board, "mpconfigboard.h")) as f:
+        header = f.read()
+    for name in off:
+        if re.search(r"#define\s+%s\b" % name, header):
+            assert re.search(r"#ifndef\s+%s\s*\n\s*#define\s+%s\b" % (name, name), header), (
+                "%s/mpconfigboard.h defines %s without #ifndef: the production variant could not turn it off" % (board, name))
+    cfg = sdkconfig(sdkconfig_fragments(board, "PROD"))
+    assert cfg.get("CONFIG_ESP_CONSOLE_NONE") == "y" and cfg.get("CONFIG_ESP_CONSOLE_SECONDARY_NONE") == "y"
+    consoles = [k for k, v in cfg.items() if re.fullmatch(r"CONFIG_ESP_CONSOLE_(UART|USB)\w*", k) and v == "y"]
+    assert not consoles, "%s: the production variant still selects a console: %s" % (board, consoles)
+    assert cfg.get("CONFIG_LOG_DEFAULT_LEVEL_NONE") == "y" and cfg.get("CONFIG_BOOTLOADER_LOG_LEVEL_NONE") == "y"
+    assert cfg.get("CONFIG_ESP_SYSTEM_PANIC_GDBSTUB") != "y" and cfg.get("CONFIG_ESP_SYSTEM_PANIC_SILENT_REBOOT") == "y"
+    assert cfg.get("CONFIG_ESP_COREDUMP_ENABLE_TO_NONE") == "y"
+    # the development image keeps its REPL: make deploy and make provision need it
+    dev = definitions(board)
+    assert dev.get("MICROPY_HW_ENABLE_UART_REPL") != "0"
+    assert not any(p.endswith("sdkconfig.production") for p in sdkconfig_fragments(board))
+
+
+@pytest.mark.parametrize("board", board_dirs())
+def test_production_variant_keeps_rollback_and_burns_no_efuse(board):
+    cfg = sdkconfig(sdkconfig_fragments(board, "PROD"))
+    assert cfg.get("CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE") == "y", "%s: app rollback must stay on in production" % board
+    assert cfg.get("CONFIG_BT_ENABLED") == "n"
+    burning = [k for k in EFUSE_BURNING if cfg.get(k) == "y"]
+    assert not burning, "%s: %s burn eFuses: leave them as commented guidance (docs/security.md)" % (board, burning)
+    # the guidance is there, commented out, with ESP-IDF's option names
+    with open(os.path.join(BOARDS, "common", "sdkconfig.production")) as f:
+        guidance = f.read()
+    for name in ("CONFIG_SECURE_BOOT_V2_ENABLED", "CONFIG_SECURE_SIGNED_APPS_RSA_SCHEME",
+                 "CONFIG_SECURE_ENABLE_SECURE_ROM_DL_MODE", "CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK"):
+        assert re.search(r"^# %s=" % name, guidance, re.M), "sdkconfig.production lacks the guidance for %s" % name
+    # flash encryption is named, and said not to be for these boards (MicroPython lacks it)
+    assert "CONFIG_SECURE_FLASH_ENC_ENABLED" in guidance and "NOT for these boards" in guidance
+
+
+@pytest.mark.parametrize("board", board_dirs())
+def test_production_image_has_no_remote_shell(board):
+    """Neither WebREPL nor telnet nor anything else that would give a shell over the
+    network is frozen into the PROD image, nor started by the node."""
+    ensure_build()
+    text = _cmake_text(board, "PROD")
+    manifest = cmake_list(text, "MICROPY_FROZEN_MANIFEST")
+    assert manifest == ["${MICROPY_BOARD_DIR}/manifest.py"], "%s: PROD freezes another manifest: %s" % (board, manifest)
+    m = FakeManifest()
+    m.include(os.path.join(BOARDS, board, "manifest.py"))
+    everything = (repr(m.external) + repr(sorted(m.frozen))).lower()
+    for unwanted in ("webrepl", "telnet", "bundle-networking", "boards/manifest.py", "upysh", "mip", "espnow"):
+        assert unwanted not in everything, "%s: the production image would freeze %s" % (board, unwanted)
+    # the port's modules/ only by name: the whole directory would bring espnow.py and more
+    assert all(script is not None for fn, _path, script in m.external if fn == "freeze")
+    prod = definitions(board, "PROD")
+    for name in ("MICROPY_PY_BLUETOOTH", "MICROPY_PY_ESPNOW", "MICROPY_HW_ENABLE_MDNS_QUERIES",
+                 "MICROPY_HW_ENABLE_MDNS_RESPONDER"):
+        assert prod.get(name) == "0", "%s: %s must be 0" % (board, name)
+    # and nothing the node runs starts one: no webrepl import, no os.dupterm redirection
+    for d, _dirs, files in os.walk(os.path.join(ROOT, "firmware")):
+        for f in files:
+            if f.endswith(".py"):
+                with open(os.path.join(d, f)) as src:
+                    code = src.read()
+                assert not re.search(r"\bwebrepl\b|\bdupterm\b|\btelnet", code), "%s starts a remote shell" % f
+
+
 # -- board.json pins through firmware/hal/board.py --------------------------------------
 
 @pytest.mark.parametrize("board", board_dirs())

@@ -25,9 +25,9 @@ def _run_main(tmp_path, monkeypatch, cfg, during):
     then the operator presses Ctrl-C."""
     node, net = make_node(now=T0)
     cfg = dict(cfg, state_dir=str(tmp_path))
-    monkeypatch.setattr(app, "_boot", lambda path: (cfg, node, _Endpoint(), Clock(1, T0)))
+    monkeypatch.setattr(app, "_boot", lambda path: (cfg, node, _Endpoint(), Clock(1, T0), None))
 
-    def serve(node, ep, clock, saver=None):
+    def serve(node, ep, clock, saver=None, sec=None, cfg=None):
         during(node, net)
         raise KeyboardInterrupt
 

@@ -5,18 +5,14 @@ replacing an existing record. After each cut the filesystem keeps only what had 
 the disk, and loading must give exactly the old or the new record, never a torn or lost
 one; booting on it must restore that state into a node.
 
-The fake filesystem keeps what the kernel/flash would: file data written by the program
-sits in the file object's buffer until flush, then in the page cache until fsync (or
-os.sync); only the disk survives a cut. Creating, truncating, renaming and removing a
-file are atomic and reach the disk at once (as on a journaling filesystem or littlefs).
-Three interpreters' ways of making data durable are walked: CPython (os.fsync), the
+The fake filesystem (host_tests/fakefs.py) keeps only what had reached the disk; three
+interpreters' ways of making data durable are walked: CPython (os.fsync), the
 MicroPython board (no fsync; os.sync) and the MicroPython unix port (flush is an fsync).
 """
-import io
 import json
-import types
 
 import pytest
+from fakefs import MODELS, FakeFS, Inode, PowerCut, installer
 
 import app
 from echonet import persist
@@ -29,154 +25,10 @@ OLD = {"027D01": ["EB=000007D0", "DA=42"]}
 NEW = {"027D01": ["EB=00000BB8", "DA=43", "A7=14", "81=08"]}
 
 
-class PowerCut(Exception):
-    pass
-
-
-class Inode:
-    def __init__(self):
-        self.cache = b""  # what a reader sees now (page cache)
-        self.disk = b""  # what survives a power cut
-
-
-class FakeFile:
-    def __init__(self, fs, inode, writing):
-        self.fs = fs
-        self.inode = inode
-        self.writing = writing
-        self.buf = ""
-        self.fd = fs.new_fd(inode)
-        self.rd = None if writing else io.StringIO(inode.cache.decode())
-
-    # -- writing
-    def write(self, s):
-        self.fs.op("write")
-        self.buf += s
-        return len(s)
-
-    def flush(self):
-        if self.writing:
-            self.fs.op("flush")
-            self.inode.cache += self.buf.encode()
-            self.buf = ""
-            if self.fs.flush_syncs:  # MicroPython unix port: flush is fsync
-                self.inode.disk = self.inode.cache
-
-    def fileno(self):
-        return self.fd
-
-    # -- reading
-    def read(self, n=-1):
-        return self.rd.read(n)
-
-    def close(self):
-        if self.writing and self.buf:
-            self.flush()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class FakeFS:
-    """Names to inodes; op() counts write operations and cuts the power at `cut`."""
-
-    def __init__(self, model, cut=None):
-        self.model = model
-        self.flush_syncs = model == "unix-port"
-        self.names = {}
-        self.fds = {}
-        self.ops = []
-        self.cut = cut  # write operations allowed before the power goes
-        self.dead = False
-
-    def op(self, what):
-        if self.dead or (self.cut is not None and len(self.ops) >= self.cut):
-            self.dead = True
-            raise PowerCut(what)
-        self.ops.append(what)
-
-    def new_fd(self, inode):
-        fd = len(self.fds) + 3
-        self.fds[fd] = inode
-        return fd
-
-    def open(self, path, mode="r", *args, **kw):
-        if "w" in mode:
-            self.op("open")
-            inode = Inode()  # create or truncate: atomic, on disk at once
-            self.names[path] = inode
-            return FakeFile(self, inode, True)
-        if path not in self.names:
-            raise OSError(2, "no such file", path)
-        return FakeFile(self, self.names[path], False)
-
-    # os functions hal/store uses
-    def rename(self, a, b):
-        self.op("rename")
-        if a not in self.names:
-            raise OSError(2, "no such file", a)
-        self.names[b] = self.names.pop(a)
-
-    def remove(self, p):
-        self.op("remove")
-        if p not in self.names:
-            raise OSError(2, "no such file", p)
-        del self.names[p]
-
-    def stat(self, p):
-        if p not in self.names and not any(n.startswith(p + "/") for n in self.names):
-            raise OSError(2, "no such file", p)
-        return (0,) * 10
-
-    def mkdir(self, p):
-        self.op("mkdir")
-
-    def fsync(self, fd):
-        self.op("fsync")
-        inode = self.fds[fd]
-        inode.disk = inode.cache
-
-    def sync(self):
-        self.op("sync")
-        for inode in self.names.values():
-            inode.disk = inode.cache
-
-    def os(self):
-        """The os module as this interpreter has it."""
-        fns = {"rename": self.rename, "remove": self.remove, "stat": self.stat, "mkdir": self.mkdir}
-        if self.model == "cpython":
-            fns["fsync"] = self.fsync
-            fns["sync"] = self.sync  # CPython has both; store must use fsync
-        elif self.model == "board":
-            fns["sync"] = self.sync
-        return types.SimpleNamespace(**fns)
-
-    def reboot(self):
-        """What is left after the power came back: the disk, nothing cached."""
-        fs = FakeFS(self.model)
-        for path, inode in self.names.items():
-            new = Inode()
-            new.cache = new.disk = inode.disk
-            fs.names[path] = new
-        return fs
-
-
-MODELS = ("cpython", "board", "unix-port")
-
-
 @pytest.fixture
 def use(monkeypatch):
     """use(fs): point hal/store at a fake filesystem."""
-
-    def install(fs):
-        monkeypatch.setattr(store, "open", fs.open, raising=False)
-        monkeypatch.setattr(store, "os", fs.os())
-        return fs
-
-    return install
+    return installer(monkeypatch, [store])
 
 
 def _start(model, old, use):

@@ -26,7 +26,7 @@ from e2e import enl
 from e2e.harness import AddressPool, start_node, stop_node
 from pty_board import MICROPYTHON, PtyBoard
 
-from tools import provision
+from tools import provision, setupcode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "provision.py")
@@ -143,7 +143,7 @@ def test_check_character_catches_one_wrong_character_and_neighbour_swaps():
         full = code.replace("-", "")
         assert provision.normalize_code(code) == chars
         for i in range(17):
-            for c in provision.CROCKFORD:
+            for c in setupcode.CROCKFORD:
                 if c != full[i]:
                     with pytest.raises(ValueError):
                         provision.normalize_code(full[:i] + c + full[i + 1 :])

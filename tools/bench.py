@@ -54,6 +54,9 @@ CRYPTO_HEAP = "48K"
 MANIFESTS = os.path.join(ROOT, "host_tests", "data", "ed25519", "manifests.json")
 MAX_VERIFY_MS = 10.0
 REGISTRY = os.path.join(ROOT, "firmware", "drready", "registry.py")
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+from tools import bench_tls, bench_update  # noqa: E402  (the peak heap of an update; the secure channel)
 
 PORT = 3610
 CORE = 0  # the one core every process of the round-trip benchmark runs on
@@ -63,7 +66,7 @@ WARMUP = 300
 WINDOW = 16  # requests in flight in the pipelined shape
 HEAP = "100K"
 BIG_HEAP = "256K"  # for the figures of a configuration that does not fit in HEAP
-SMALL_HEAP = "64K"
+SMALL_HEAP = "100K"  # the node unprovisioned (no secure channel): the ECHONET core alone
 RECV_TIMEOUT = 2.0  # seconds; a reply later than this counts as lost
 START_TIMEOUT = 20.0
 
@@ -78,6 +81,7 @@ MAX_STATE_BYTES = 16 * 1024
 # host part of each loopback address, on a /24 picked at random in 127/8 for this run
 H_NODE, H_ECHO, H_UECHO, H_SMALL, H_HEAP = 2, 3, 4, 5, 6
 H_CLIENT = {H_NODE: 12, H_ECHO: 13, H_UECHO: 14, H_SMALL: 15}
+H_TLS, H_TLS_CLIENT = 7, 17
 
 
 class BenchError(Exception):
@@ -713,6 +717,17 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
             if k in crypto:
                 w("| heap in use %s (%s heap) | %s |" % (what, CRYPTO_HEAP, crypto[k]))
     w("")
+    update_lines, update_targets = bench_update.report_rows(crypto.get("update", {}))
+    L.extend(update_lines)  # section "Signed updates: peak heap", tools/bench_update.py
+    w("")
+    tls = crypto.get("tls", {"error": "not measured"})
+    if "error" in tls:
+        w("## Secure channel (TLS)")
+        w("")
+        w("bench_tls.py failed: %s" % tls["error"])
+        w("")
+    else:
+        bench_tls.render(w, tls)
     w("## Targets")
     w("")
     battery_state = heap[0][1]["boot"] - heap[0][1]["imports"] if "boot" in heap[0][1] else None
@@ -745,6 +760,7 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
         ms = float(crypto["ED25519 verify_ms"])
         name = "Ed25519 verify under the unix port, %s heap" % CRYPTO_HEAP
         rows.append((name, "≤ %.0f ms" % MAX_VERIFY_MS, "%.2f ms" % ms, ms <= MAX_VERIFY_MS))
+    rows += update_targets
     w("| target | wanted | measured | |")
     w("|---|---|---|---|")
     for name, want, got, ok in rows:
@@ -800,7 +816,7 @@ def crypto_figures(log):
 def pick_net():
     """A /24 in 127/8 where nothing holds port 3610 on the addresses this run uses."""
     rnd = random.Random(os.getpid() ^ time.time_ns())
-    hosts = [H_NODE, H_ECHO, H_UECHO, H_SMALL, H_HEAP] + list(H_CLIENT.values())
+    hosts = [H_NODE, H_ECHO, H_UECHO, H_SMALL, H_HEAP, H_TLS, H_TLS_CLIENT] + list(H_CLIENT.values())
     net = None
     for _ in range(30):
         net = "127.%d.%d." % (rnd.randint(64, 250), rnd.randint(1, 250))
@@ -867,6 +883,14 @@ def run(args):
             )
         )
         crypto = crypto_figures(log)
+        crypto["update"] = bench_update.figures(log, MICROPYTHON, mp_env())  # peak heap of an update
+        log("tls: the node under tools/sim.py, a controller enrolls, %d handshakes and Gets" % bench_tls.ROUNDS)
+        try:
+            crypto["tls"] = bench_tls.figures(net + str(H_TLS), net + str(H_TLS_CLIENT))
+            log("  handshake %.1f ms, Get %.2f ms, %d bytes per session" % (
+                crypto["tls"]["handshake_ms"], crypto["tls"]["get_ms"], crypto["tls"]["per_session"]))
+        except (RuntimeError, OSError, ValueError) as e:
+            crypto["tls"] = {"error": str(e).splitlines()[0]}
         small = [small_heap_run(net, tmp, ["battery"], log)]
         if classes != ["battery"]:
             small.append(small_heap_run(net, tmp, classes, log))

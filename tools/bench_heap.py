@@ -29,14 +29,22 @@ start = gc.mem_alloc()
 
 import json  # noqa: E402
 
+import update  # noqa: E402, F401
+
 import app  # noqa: E402  (the serve loop; startup.py is loaded and dropped by app._boot)
 import drready.clock  # noqa: E402, F401  (the modules the running node keeps)
 import echonet.node  # noqa: E402, F401
 import echonet.objects  # noqa: E402, F401
 import echonet.persist  # noqa: E402, F401
+import hal.button  # noqa: E402, F401  (the security services every node runs)
 import hal.clock  # noqa: E402, F401
 import hal.store  # noqa: E402, F401
 import hal.udp  # noqa: E402, F401
+import security.audit  # noqa: E402, F401
+import security.channel  # noqa: E402, F401
+import security.controllers  # noqa: E402, F401
+import security.enroll  # noqa: E402, F401
+import security.eventlog  # noqa: E402, F401
 from drready import registry  # noqa: E402
 
 names = list(registry.CLASSES) if wanted == "all" else wanted.split(",")
@@ -55,7 +63,7 @@ hal.store.makedirs(state_dir)
 path = state_dir + "/config.json"
 with open(path, "w") as f:
     json.dump({"addr": addr, "state_dir": state_dir, "objects": names}, f)
-cfg, node, ep, clock = app._boot(path)  # as app.main does: config, identity, network, node
+cfg, node, ep, clock, _sec = app._boot(path)  # as app.main does: config, identity, network, node, security
 saver = app.settings(cfg, node, clock)  # and the saved settings with their writer
 node.start(clock.now())
 gc.collect()

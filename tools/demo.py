@@ -221,7 +221,7 @@ class Node:
                 for line in self.lines:
                     if line.startswith("READY"):
                         words = line.split()
-                        return [int(w, 16) for w in words[words.index("objects") + 1 : words.index("heap")]]
+                        return [int(w, 16) for w in words[words.index("objects") + 1 : words.index("version")]]
                 if self._eof:
                     self.p.wait(5)
                     raise DemoError("node failed to start (exit %s): %s" % (self.p.returncode, self.last_line_locked()))
@@ -504,7 +504,7 @@ def run(args):
         objects = list(OBJECTS)
     if "battery" not in objects:
         raise DemoError("--objects must include battery (the demo reads the node's clock from it)")
-    heap = args.heap or ("100K" if objects == ["battery"] else "200K")
+    heap = args.heap or ("192K" if objects == ["battery"] else "256K")
     if not os.path.exists(FIRMWARE_MAIN):
         raise DemoError("build/firmware is missing: run `make demo` (it builds first) or `make build`")
     if args.addr or args.ctrl:
@@ -744,7 +744,7 @@ def parse_args(argv):
     ap.add_argument("--addr", default="", help="node address (default: a free 127.210.n.1)")
     ap.add_argument("--ctrl", default="", help="controller address (default: 127.210.n.2)")
     ap.add_argument("--objects", default="all", help="device objects for the node (must include battery)")
-    ap.add_argument("--heap", default="", help="MicroPython heap (default 200K, 100K for the battery alone)")
+    ap.add_argument("--heap", default="", help="MicroPython heap (default 256K, 192K for the battery alone)")
     ap.add_argument("--evening", default="21:00", help="setup the evening before (water heater shift, reserve)")
     ap.add_argument("--up", default="12:00-16:00", help="up-DR window (also the water heater's shift time)")
     ap.add_argument("--down", default="18:00-22:00", help="down-DR window")

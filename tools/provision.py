@@ -17,6 +17,9 @@ simulator's state directory. There is no default credential: every device gets i
         and a check character, grouped by four (e.g. 7K3M-Q9XD-2HNV-R8TB-F), as text and as a
         QR code (payload DRREADY1:<17 characters>:<unique id>). Write it on the device's label
         or hand it to its owner: it is stored nowhere.
+    provision.py rotate-key --ca-cert ~/drready-dev-ca/ca_cert.pem --ca-key ~/drready-dev-ca/ca.key dev1
+        a new device key and certificate in dev1/, for the same identity and setup code (key
+        rotation); then to-board or to-state installs them.
     provision.py to-board --port /dev/ttyUSB0 dev1
         copies the DER files and setup.json to /identity/ on the board and identity.json to
         /state/identity.json (--state-dir), over the board's REPL like tools/deploy.py, each
@@ -32,8 +35,9 @@ I, L as 1 (Crockford), verify the check character (check_char: a weighted sum ov
 compare the hash in constant time. The code has 80 bits of entropy, so the verifier does
 not need to be slow; 10000 iterations keep a check on the ESP32 to seconds.
 
-A board or state directory that already holds a certificate keeps it: to-board and
-to-state refuse unless --force (a device's identity, its 0x83, changes with it). The
+A board or state directory that already holds another device's certificate (another
+unique id) keeps it: to-board and to-state refuse unless --force (a device's identity,
+its 0x83, changes with it). A rotated key of the same device is installed without --force. The
 random identity.json a node makes for itself on first boot is replaced without --force.
 
 Exit codes: 0 done; 2 a bad argument (missing or wrong CA, a key that is not P-256, an
@@ -57,10 +61,10 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
+from tools import setupcode  # noqa: E402
 from tools.deploy import Device, ToolError, port_problem  # noqa: E402
 
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U
-CODE_CHARS = 16  # 16 x 5 bits = 80 bits
+CODE_CHARS = setupcode.CHARS
 KDF_ITER = 10000
 SALT_BYTES = 16
 QR_PREFIX = "DRREADY1"
@@ -85,48 +89,14 @@ class Parser(argparse.ArgumentParser):
 
 # -- setup code ---------------------------------------------------------------------
 
-def _gf32_mul(a, b):
-    """Product in GF(32) = GF(2)[x] / (x^5 + x^2 + 1)."""
-    r = 0
-    while b:
-        if b & 1:
-            r ^= a
-        b >>= 1
-        a <<= 1
-        if a & 32:
-            a ^= 0x25
-    return r
-
-
-def check_char(values):
-    """The check character: c = sum of x^(i+1) * v_i over GF(32), so that the whole code,
-    check character first, weighs to zero. It catches every single wrong character and
-    every swap of two different neighbours (check character included)."""
-    c, w = 0, 1
-    for v in values:
-        w = _gf32_mul(w, 2)
-        c ^= _gf32_mul(w, v)
-    return CROCKFORD[c]
-
-
 def new_setup_code():
     """(grouped code for people, the 16 characters the verifier is made of)."""
-    n = int.from_bytes(os.urandom(CODE_CHARS * 5 // 8), "big")
-    values = [(n >> (5 * i)) & 31 for i in reversed(range(CODE_CHARS))]
-    chars = "".join(CROCKFORD[v] for v in values)
-    full = chars + check_char(values)
-    return "-".join(full[i : i + 4] for i in range(0, len(full), 4)), chars
+    return setupcode.new(os.urandom(CODE_CHARS * 5 // 8))
 
 
 def normalize_code(text):
     """The 16 code characters of a typed setup code; ValueError if it is not one."""
-    t = text.upper().replace("-", "").replace(" ", "").replace("O", "0").replace("I", "1").replace("L", "1")
-    if len(t) != CODE_CHARS + 1 or any(c not in CROCKFORD for c in t):
-        raise ValueError("not a setup code")
-    values = [CROCKFORD.index(c) for c in t[:CODE_CHARS]]
-    if check_char(values) != t[-1]:
-        raise ValueError("check character does not match")
-    return t[:CODE_CHARS]
+    return setupcode.normalize(text)
 
 
 def verifier(chars, salt=None, iterations=KDF_ITER):
@@ -176,7 +146,7 @@ def _read(path, what):
         raise ArgError("cannot read %s %s: %s" % (what, path, e.strerror or e))
 
 
-def _load_key(path):
+def load_key(path):
     data = _read(path, "CA key")
     try:
         key = (serialization.load_pem_private_key(data, None) if b"-----BEGIN" in data
@@ -198,7 +168,7 @@ def _key_kind(key):
     return type(key).__name__.lstrip("_").replace("PrivateKey", "")
 
 
-def _load_cert(path):
+def load_cert(path):
     data = _read(path, "CA certificate")
     try:
         return x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
@@ -264,8 +234,8 @@ def check_ca(cert, key, cert_path):
         raise ArgError("CA certificate %s expired on %s" % (cert_path, cert.not_valid_after_utc.date()))
 
 
-def make_device(ca_cert, ca_key, out, maker, days):
-    unique = os.urandom(10)
+def issue(ca_cert, ca_key, unique, maker, days):
+    """A new device key and its certificate for the identity unique (10 bytes)."""
     uid = unique.hex().upper()
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([
@@ -287,11 +257,18 @@ def make_device(ca_cert, ca_key, out, maker, days):
             .add_extension(_ski(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
+    return (key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+            cert.public_bytes(serialization.Encoding.DER))
+
+
+def make_device(ca_cert, ca_key, out, maker, days):
+    unique = os.urandom(10)
+    uid = unique.hex().upper()
+    key_der, cert_der = issue(ca_cert, ca_key, unique, maker, days)
     code, chars = new_setup_code()
     files = {
-        "device_key.der": key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption()),
-        "device_cert.der": cert.public_bytes(serialization.Encoding.DER),
+        "device_key.der": key_der,
+        "device_cert.der": cert_der,
         "ca_cert.der": ca_cert.public_bytes(serialization.Encoding.DER),
         "setup.json": json.dumps(verifier(chars)).encode(),
         IDENTITY: json.dumps({"unique": unique.hex()}).encode(),
@@ -301,6 +278,21 @@ def make_device(ca_cert, ca_key, out, maker, days):
     for name, data in files.items():
         _write_new(os.path.join(out, name), data, 0o600 if name in SECRET_FILES else 0o644)
     return uid, code
+
+
+def rotate_key(ca_cert, ca_key, src, days):
+    """A new key and certificate for the device in directory src, same identity (0x83, setup
+    code): replaces device_key.der and device_cert.der there. Returns the unique id."""
+    files = load_dir(src)
+    unique = bytes.fromhex(json.loads(files[IDENTITY])["unique"])
+    old = x509.load_der_x509_certificate(files["device_cert.der"])
+    org = old.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    maker = str(org[0].value).rsplit(" ", 1)[-1] if org else "FFFFFF"
+    key_der, cert_der = issue(ca_cert, ca_key, unique, maker, days)
+    _write_replace(os.path.join(src, "device_key.der"), key_der, 0o600)
+    _write_replace(os.path.join(src, "device_cert.der"), cert_der, 0o644)
+    _write_replace(os.path.join(src, "ca_cert.der"), ca_cert.public_bytes(serialization.Encoding.DER), 0o644)
+    return unique.hex().upper()
 
 
 def show_code(code, uid, qr, out=print):
@@ -352,13 +344,22 @@ def load_dir(src):
     return files
 
 
+def same_device(old_der, new_der):
+    """Both certificates name the same device (its unique id): a rotated key, not another device."""
+    try:
+        a, b = (x509.load_der_x509_certificate(d).subject.get_attributes_for_oid(NameOID.COMMON_NAME) for d in (old_der, new_der))
+    except ValueError:
+        return False
+    return bool(a) and bool(b) and a[0].value == b[0].value
+
+
 def to_state(src, state, force, log=print):
     files = load_dir(src)
     d = os.path.join(state, BOARD_DIR)
     old = os.path.join(d, "device_cert.der")
     if os.path.exists(old) and not force:
         with open(old, "rb") as f:
-            if f.read() != files["device_cert.der"]:
+            if not same_device(f.read(), files["device_cert.der"]):
                 raise ArgError("%s already holds another device's certificate; --force replaces it (the device's 0x83 "
                                "changes)" % state)
     try:
@@ -381,7 +382,7 @@ def to_board(device, src, state_dir, force, log=print):
     remote[state_dir + "/" + IDENTITY] = files[IDENTITY]
     cert_path = BOARD_DIR + "/device_cert.der"
     old = device.run(_READ_B % cert_path).strip()
-    if old not in ("-", files["device_cert.der"].hex()) and not force:
+    if old != "-" and not same_device(bytes.fromhex(old), files["device_cert.der"]) and not force:
         raise ToolError("the board already holds another device's certificate (/%s); --force replaces it (the "
                         "device's 0x83 changes)" % cert_path)
     for d in (BOARD_DIR, state_dir):
@@ -412,6 +413,11 @@ def parse(argv):
     p.add_argument("--manufacturer-code", default="FFFFFF", help="6 hex digits for the certificate's O (FFFFFF: experimental)")
     p.add_argument("--days", type=int, default=7300, help="certificate validity in days (default 7300; never past the CA's)")
     p.add_argument("--no-qr", action="store_true", help="print the setup code as text only")
+    p = sub.add_parser("rotate-key", help="a new key and certificate for a device directory, same identity and code")
+    p.add_argument("--ca-cert", required=True, help="the CA certificate, PEM or DER")
+    p.add_argument("--ca-key", required=True, help="the CA's ECDSA P-256 private key, PEM or DER, unencrypted")
+    p.add_argument("--days", type=int, default=7300, help="certificate validity in days (default 7300; never past the CA's)")
+    p.add_argument("dir")
     p = sub.add_parser("to-board", help="copy a device directory to a board: /identity/ and /STATE_DIR/identity.json")
     p.add_argument("--port", default="", help="serial port of the board, e.g. /dev/ttyUSB0")
     p.add_argument("--state-dir", default=STATE_DIR, help="the node's state_dir on the board (default state)")
@@ -452,12 +458,20 @@ def main(argv=None, out=print):
                 if not os.path.isfile(p):
                     raise ArgError("%s does not exist: give the CA's files (make a development CA with: provision.py ca "
                                    "--out DIR)" % p)
-            ca_cert, ca_key = _load_cert(args.ca_cert), _load_key(args.ca_key)
+            ca_cert, ca_key = load_cert(args.ca_cert), load_key(args.ca_key)
             check_ca(ca_cert, ca_key, args.ca_cert)
             uid, code = make_device(ca_cert, ca_key, args.out, maker, args.days)
             out("provision: device %s written to %s (device_key.der 0600; certificate signed by %s)"
                 % (uid, args.out, ca_cert.subject.rfc4514_string()))
             show_code(code, uid, not args.no_qr, out)
+        elif args.cmd == "rotate-key":
+            if not 1 <= args.days <= 36500:
+                raise ArgError("--days must be from 1 to 36500")
+            ca_cert, ca_key = load_cert(args.ca_cert), load_key(args.ca_key)
+            check_ca(ca_cert, ca_key, args.ca_cert)
+            uid = rotate_key(ca_cert, ca_key, args.dir, args.days)
+            out("provision: device %s in %s has a new key and certificate; install them with to-board or to-state, "
+                "then controllers connect with --ca (or enroll again)" % (uid, args.dir))
         elif args.cmd == "to-state":
             to_state(args.dir, args.state, args.force, out)
         else:

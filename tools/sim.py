@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "firmware"))
 from drready.registry import CLASSES  # noqa: E402  (plain data, imports on CPython too)
 
 DEFAULT_OBJECTS = ["battery"]
+RESTART = 4  # firmware/app.py RESTART: the node wants to be started again (a board resets)
 
 
 def fail(msg):
@@ -32,10 +33,14 @@ def fail(msg):
 def parse(argv):
     ap = argparse.ArgumentParser(prog="make sim", description=__doc__)
     ap.add_argument("--addr", default="127.0.0.1", help="IPv4 address to bind (default 127.0.0.1)")
-    ap.add_argument("--heap", default="100K", help="MicroPython heap, e.g. 64K (default 100K)")
+    ap.add_argument("--heap", default="192K", help="MicroPython heap, e.g. 256K (default 192K)")
     ap.add_argument("--state", default=os.path.join(ROOT, "state"), help="directory for persistent state")
     ap.add_argument("--speed", default="1", help="simulated seconds per real second (default 1)")
     ap.add_argument("--legacy-write", default="", help="comma-separated addresses allowed to Set over plain UDP")
+    ap.add_argument("--enroll-backoff", default="1",
+                    help="seconds to wait after a first wrong setup code, doubling with each (default 1; 0 for tests)")
+    ap.add_argument("--firmware", default=FIRMWARE,
+                    help="the compiled firmware to run (default build/firmware; e.g. a build with update root keys)")
     ap.add_argument("--objects", default="", help="comma-separated device objects, or 'all' (default: battery)")
     return ap.parse_args(argv)
 
@@ -71,7 +76,11 @@ def config(args):
         os.makedirs(state, exist_ok=True)
     except OSError as e:
         fail("STATE=%s cannot be created: %s" % (args.state, e.strerror))
-    cfg = {"addr": str(addr), "state_dir": state, "speed": int(args.speed), "objects": objects, "legacy_write": allow}
+    if not re.fullmatch(r"[0-9]{1,4}", args.enroll_backoff):
+        fail("--enroll-backoff %s must be whole seconds from 0 to 3600" % args.enroll_backoff)
+    provision_once(state)
+    cfg = {"addr": str(addr), "state_dir": state, "speed": int(args.speed), "objects": objects, "legacy_write": allow,
+           "enroll_backoff_s": min(int(args.enroll_backoff), 3600)}
     path = os.path.join(state, "config.json")
     with open(path + ".tmp", "w") as f:
         json.dump(cfg, f, indent=1)
@@ -79,26 +88,64 @@ def config(args):
     return path
 
 
+def provision_once(state):
+    """On first run, give the simulated device its own identity, as a factory would: a
+    development CA of its own (STATE/dev-ca), a device key and certificate and a setup
+    code (STATE/identity), all fresh random. The code is printed now and never again."""
+    if os.path.exists(os.path.join(state, "identity", "device_cert.der")):
+        return
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, ROOT)
+    from tools import provision
+
+    ca_dir = os.path.join(state, "dev-ca")
+    try:
+        if not os.path.exists(os.path.join(ca_dir, provision.CA_CERT)):
+            provision.make_ca(ca_dir, "DRready simulator development CA", 3650)
+        ca_cert = provision.load_cert(os.path.join(ca_dir, provision.CA_CERT))
+        ca_key = provision.load_key(os.path.join(ca_dir, provision.CA_KEY))
+        tmp = tempfile.mkdtemp(dir=state)
+        try:
+            uid, code = provision.make_device(ca_cert, ca_key, os.path.join(tmp, "device"), "FFFFFF", 3650)
+            provision.to_state(os.path.join(tmp, "device"), state, False, log=lambda _m: None)
+        finally:
+            shutil.rmtree(tmp)
+    except (provision.ArgError, OSError) as e:
+        fail("cannot provision the simulated device in %s: %s" % (state, e))
+    print("sim: provisioned a new simulated device %s (its development CA: %s)" % (uid, os.path.join(ca_dir, provision.CA_CERT)))
+    provision.show_code(code, uid, qr=sys.stdout.isatty())
+    sys.stdout.flush()
+
+
 def main(argv=None):
     args = parse(argv)
     path = config(args)
-    if not os.path.exists(os.path.join(FIRMWARE, "main.py")):
-        fail("build/firmware is missing; run `make sim` (it builds first) or `make build`")
-    env = dict(os.environ, MICROPYPATH=FIRMWARE + ":.frozen")
-    # its own session: a signal for our whole process group (Ctrl-C, timeout, a service
-    # manager) reaches only us, and we turn it into the one the node stops cleanly on
-    child = subprocess.Popen(
-        [MICROPYTHON, "-X", "heapsize=" + args.heap, os.path.join(FIRMWARE, "main.py"), path], env=env, start_new_session=True
-    )
+    firmware = os.path.abspath(args.firmware)
+    if not os.path.exists(os.path.join(firmware, "main.py")):
+        fail("%s holds no compiled firmware; run `make sim` (it builds first) or `make build`" % args.firmware)
+    env = dict(os.environ, MICROPYPATH=firmware + ":.frozen")
+    argv = [MICROPYTHON, "-X", "heapsize=" + args.heap, os.path.join(firmware, "main.py"), path]
+    stopping = []
+    child = None
 
     def stop(_sig, _frame):
-        if child.poll() is None:
+        stopping.append(1)
+        if child is not None and child.poll() is None:
             child.send_signal(signal.SIGINT)  # the node catches it and stops cleanly
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, stop)
-    return child.wait()
+    while True:
+        # its own session: a signal for our whole process group (Ctrl-C, timeout, a service
+        # manager) reaches only us, and we turn it into the one the node stops cleanly on
+        child = subprocess.Popen(argv, env=env, start_new_session=True)
+        rc = child.wait()
+        if rc != RESTART or stopping:
+            return rc
+        print("sim: the node asked to start again (a factory reset or an update); starting it", flush=True)
 
 
 if __name__ == "__main__":

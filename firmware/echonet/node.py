@@ -58,6 +58,9 @@ class Node:
         # write_allowed(src) -> bool: may this requester Set over this transport?
         self.write_allowed = write_allowed or (lambda src: False)
         self.event = event  # event(text) for notable events, or None
+        # audit(src, eoj, allowed, all_ok, "EPC=EDT ...") once per Set-type request, or None:
+        # the security event log's record of DR commands and refused writes
+        self.audit = None
         self.stats = Stats()
         self.now = 0  # time of the last tick
         self.clock = clock  # optional clock(): read only when a Set arrives
@@ -271,6 +274,8 @@ class Node:
         i = 12
         ok = True
         allowed = self.write_allowed(src) if opc else False
+        audit = self.audit
+        done = [] if audit else None
         if allowed:
             if self.clock is not None:  # a Set acts from the moment it arrives, not the last tick
                 now = self.clock()
@@ -283,6 +288,8 @@ class Node:
             i = j
             rec = obj.spec(e) if allowed else None
             out[n] = e
+            if done is not None:
+                done.append("%02X=%s" % (e, v.hex()))
             if rec is not None and rec[1] & SET and valid(rec, v) and obj.accept(e, v, now):
                 obj.put(e, v)
                 obj.was_set(e, now)
@@ -301,4 +308,6 @@ class Node:
                 if self.event:
                     why = "not allowed" if not allowed else "refused"
                     self.event("set %s %06X %02X=%s" % (why, obj.eoj, e, v.hex()))
+        if audit and done is not None and opc:
+            audit(src, obj.eoj, allowed, ok, " ".join(done))
         return i, n, ok

@@ -40,6 +40,11 @@ class Clock:
         self._last = t
         return self.start + self.elapsed_ms // 1000
 
+    def real_ms(self):
+        """Real (not simulated) milliseconds since start."""
+        self.now()
+        return self.elapsed_ms // self.speed
+
     def set(self, unix_seconds):
         """Controller or NTP set the time of day: move the simulated clock there."""
         self.start = int(unix_seconds) - self.elapsed_ms // 1000

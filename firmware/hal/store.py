@@ -22,14 +22,21 @@ def save(path, obj):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(obj, f)
-        f.flush()  # MicroPython: fsync (unix port) / the file's commit (littlefs)
-        fsync = getattr(os, "fsync", None)
-        if fsync:  # CPython: flush only hands the data to the OS
-            fsync(f.fileno())
-    sync = getattr(os, "sync", None)
-    if sync and not hasattr(os, "fsync"):  # MicroPython on the board: sync the filesystem
-        sync()
+        durable(f)
     os.rename(tmp, path)
+
+
+def durable(f):
+    """Put what was written to the open file f on the disk, on every interpreter (also
+    used by update/ for the files it stages)."""
+    f.flush()  # MicroPython: fsync (unix port) / the file's commit (littlefs)
+    fsync = getattr(os, "fsync", None)
+    if fsync:  # CPython: flush only hands the data to the OS
+        fsync(f.fileno())
+    else:
+        sync = getattr(os, "sync", None)
+        if sync:  # MicroPython on the board: sync the filesystem
+            sync()
 
 
 def exists(path):

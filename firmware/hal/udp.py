@@ -123,10 +123,20 @@ class Endpoint:
         return dest
 
     def send(self, dest, frame):
-        """dest None: the multicast group; else a source address as received."""
+        """dest None: the multicast group; else a source address as received, or a secure
+        session, which sends on its own connection."""
+        if dest is None:
+            to = self.group
+        elif dest == self._last_src:  # the usual case: answering the requester just before
+            to = self._last_reply
+        elif hasattr(dest, "send"):  # a secure-channel session (security/channel.py) asked
+            dest.send(frame)
+            return True
+        else:
+            to = self.reply_addr(dest)
         try:
             # the unix port takes the raw sockaddr bytes it returned from recvfrom
-            self.unicast.sendto(frame, self.group if dest is None else self.reply_addr(dest))  # pyright: ignore[reportArgumentType]
+            self.unicast.sendto(frame, to)  # pyright: ignore[reportArgumentType]
             return True
         except OSError:  # a full buffer or a vanished route loses one frame, not the node
             return False

@@ -29,7 +29,6 @@ Every refusal is a ManifestError whose .reason is one of the constants below.
 import hashlib
 from struct import unpack_from
 
-from security import ed25519
 from security.ct import equal
 
 BAD_SIGNATURE = "bad signature"
@@ -246,7 +245,8 @@ def metadata_size(head):
 
 def split(metadata):
     """(root_id, keyring, keyring_sig, update_id, manifest, manifest_sig) of exactly one
-    metadata block, unauthenticated."""
+    metadata block, unauthenticated. The two bodies are memoryviews into metadata, not
+    copies: a bundle's manifest is a few KB, and a board's heap is small."""
     size = metadata_size(metadata)
     if len(metadata) != size:
         raise ManifestError(MALFORMED, "metadata is %d bytes, its header says %d" % (len(metadata), size))
@@ -254,17 +254,25 @@ def split(metadata):
     mv = memoryview(metadata)
     p = 8
     root_id = bytes(mv[p : p + 8])
-    keyring = bytes(mv[p + 8 : p + 8 + k])
+    keyring = mv[p + 8 : p + 8 + k]
     p += 8 + k
     keyring_sig = bytes(mv[p : p + 64])
     p += 64
     update_id = bytes(mv[p : p + 8])
-    manifest = bytes(mv[p + 8 : p + 8 + m])
+    manifest = mv[p + 8 : p + 8 + m]
     p += 8 + m
     return root_id, keyring, keyring_sig, update_id, manifest, bytes(mv[p : p + 64])
 
 
 # --- verification -------------------------------------------------------------------
+
+
+def _ed25519_verify(public_key, message, signature):
+    # imported here, not at the top: a caller that is done verifying (update/receiver.py)
+    # drops the module and its SHA-512 again, some 20 KB of a small heap
+    from security import ed25519
+
+    return ed25519.verify(public_key, message, signature)
 
 
 def _root_key(root_id, root_public_keys):
@@ -280,7 +288,7 @@ def verify_keyring(root_id, body, sig, root_public_keys, keyring_floor=0):
     root = _root_key(root_id, root_public_keys)
     if root is None:
         raise ManifestError(BAD_SIGNATURE, "delegation list not signed by a trusted root key")
-    if not ed25519.verify(root, signed_message(KEYRING_TAG, body), sig):
+    if not _ed25519_verify(root, signed_message(KEYRING_TAG, body), sig):
         raise ManifestError(BAD_SIGNATURE, "delegation list signature does not verify")
     ring = parse_keyring(body)
     if ring.counter < keyring_floor:
@@ -299,7 +307,7 @@ def verify_keyring_file(data, root_public_keys, keyring_floor=0):
     return verify_keyring(bytes(data[6:14]), bytes(data[14 : 14 + k]), bytes(data[14 + k :]), root_public_keys, keyring_floor)
 
 
-def verify(metadata, root_public_keys, product, board, now, stored_counter, keyring_floor=0):
+def verify(metadata, root_public_keys, product, board, now, stored_counter, keyring_floor=0, signatures_done=None):
     """The Manifest in metadata (exactly the metadata: see metadata_size), or a
     ManifestError. The checks run in this order; the first that fails gives the reason:
 
@@ -324,6 +332,8 @@ def verify(metadata, root_public_keys, product, board, now, stored_counter, keyr
     now: Unix seconds from a trusted clock. stored_counter, keyring_floor: the highest
     security counter and keyring counter this device has accepted so far; once an
     install has succeeded the caller stores manifest.counter and manifest.keyring.counter.
+    signatures_done(): called once both signatures are checked, before the manifest is
+    parsed (update/receiver.py frees the Ed25519 code there: the peak heap of an update).
     """
     root_id, kbody, ksig, update_id, mbody, msig = split(metadata)
     ring = verify_keyring(root_id, kbody, ksig, root_public_keys, keyring_floor)
@@ -332,8 +342,10 @@ def verify(metadata, root_public_keys, product, board, now, stored_counter, keyr
         raise ManifestError(DELEGATION, "signing key %s is not in delegation list %d" % (update_id.hex(), ring.counter))
     if not signer.not_before <= now < signer.not_after:
         raise ManifestError(DELEGATION, "signing key %s is not valid at this time" % update_id.hex())
-    if not ed25519.verify(signer.public_key, signed_message(MANIFEST_TAG, mbody), msig):
+    if not _ed25519_verify(signer.public_key, signed_message(MANIFEST_TAG, mbody), msig):
         raise ManifestError(BAD_SIGNATURE, "manifest signature does not verify")
+    if signatures_done:
+        signatures_done()
     m = parse_manifest(mbody)
     if m.product != product or m.board != board:
         raise ManifestError(WRONG_TARGET, "package is for %s/%s, this device is %s/%s" % (m.product, m.board, product, board))
@@ -404,6 +416,14 @@ class Payload:
                 self._close()
                 self._skip_empty()
         return out
+
+    def skip_to(self, index):
+        """Resume at the start of item index: the items before it were checked in an earlier
+        session (an interrupted transfer); their bytes are not fed again."""
+        self.index = index
+        self.left = self.items[index][1] if index < len(self.items) else 0
+        self.hash = hashlib.sha256()
+        self._skip_empty()
 
     def finish(self):
         if self.index < len(self.items):

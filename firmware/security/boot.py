@@ -1,0 +1,103 @@
+"""Build the security services at boot: the event log, enrollment, the button and, on a
+provisioned device, the secure channel. app._boot runs this after the start-up code is
+gone, and drops this module too, so neither weighs on the heap while the node runs.
+"""
+import sys
+
+import app
+from hal import store
+from security.channel import MAX_SESSIONS, SECURE_PORT
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _config(path):
+    """The config as far as it can be read: startup checks it properly and says what is wrong."""
+    try:
+        cfg = store.load(path)
+    except ValueError:
+        cfg = None
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def _setting(cfg, key, default, low, high):
+    v = cfg.get(key, default)
+    return v if isinstance(v, int) and low <= v <= high else default
+
+
+def build(path):
+    """Before the node: read the device certificate and key and make the TLS contexts,
+    one per session slot (3 KB each, living as long as the node), so that they are in the
+    heap before start-up fragments it. The rest comes in attach(), after the start-up
+    code is gone, so the two never take the heap at once."""
+    cfg = _config(path)
+    state = cfg.get("state_dir", ".")
+    # where provision.py put the identity: /identity on a board, STATE/identity for the simulator
+    ident = cfg.get("identity_dir", state + "/identity" if sys.platform == "linux" else "/identity")
+    cert = _read(ident + "/device_cert.der")
+    key = _read(ident + "/device_key.der")
+    contexts = None
+    if cert is not None and key is not None:
+        from security.channel import contexts as make
+
+        try:
+            contexts = make(cert, key, _setting(cfg, "max_sessions", MAX_SESSIONS, 1, 8))
+        except (OSError, ValueError) as e:  # mbedTLS refused the key or the certificate
+            raise app.ConfigError("the device key or certificate in %s cannot be used (%s): provision this device again"
+                                  % (ident, e))
+    return cfg, ident, cert, key, contexts
+
+
+def attach(pre, node, identity, clock):
+    """The security event log, enrollment, the button and, on a provisioned device, the
+    secure channel, connected to the node. An unprovisioned device runs without the secure
+    channel (Get only) and says why."""
+    from hal.button import Presses
+    from hal.clock import wall
+    from hal.udp import peer_ip
+    from security.audit import Audit
+    from security.channel import SecureServer
+    from security.controllers import Controllers
+    from security.enroll import Enrollment
+    from security.eventlog import EventLog
+
+    cfg, ident, cert, key, contexts = pre
+    state = cfg.get("state_dir", ".")
+    audit = Audit(EventLog(state, wall))
+    node.audit = audit.set_request
+    try:  # a code rotated in use (state) replaces the label's (identity)
+        verifier = store.load(state + "/setup.json") or store.load(ident + "/setup.json")
+        enrollment = Enrollment(verifier, state + "/enroll.json", store, _setting(cfg, "enroll_backoff_s", 1, 0, 3600))
+    except ValueError:
+        raise app.ConfigError("setup.json in %s or %s is damaged: provision this device again" % (state, ident))
+    button = None
+    if sys.platform != "linux":
+        from hal import board
+
+        try:
+            button = board.open_pins()[1]
+        except ValueError as e:
+            app.log("board.json: %s" % e)
+    presses = Presses(button, state)
+    if contexts is None or cert is None:
+        app.log("secure channel off: no device certificate and key in %s; provision this device "
+                "(tools/provision.py), until then it serves Get only" % ident)
+        audit.event("boot", "unprovisioned: secure channel off")
+        return app.Security(state, None, audit, enrollment, presses)
+    controllers = Controllers(state + "/controllers.json", store)
+    sec = app.Security(state, None, audit, enrollment, presses)
+    control_args = (identity.unique.hex(), enrollment, audit, store, state, clock.real_ms, wall, sec.request_restart)
+    server = SecureServer(cert, contexts, node, controllers, control_args, audit, peer_ip, app.log,
+                          _setting(cfg, "secure_port", SECURE_PORT, 1, 65535))
+    sec.serve_secure(server)
+    n = len(controllers.items)
+    if not n and enrollment.key is not None:
+        enrollment.open_window(clock.real_ms(), presence=False)  # out of the box: ready to be commissioned
+    audit.event("boot", "device %s, %d controllers enrolled" % (server.fingerprint[:16], n))
+    return sec

@@ -1,0 +1,124 @@
+"""The security event log: a bounded, hash-chained ring of records on flash.
+
+    log = EventLog(state_dir, clock)       # reads the tail once, at boot
+    log.add("enroll", "ctl 1a2b3c4d name=hems")
+    for line in log.lines(): ...           # oldest first, for export
+
+Each record is one text line: `seq time kind detail hash`, where hash is the hex SHA-256
+of the previous record's hash (32 zero bytes before the first record ever) followed by
+`seq time kind detail`. Changing, dropping or reordering any record breaks the chain
+from there on; tools/ctl.py `log` checks it when it exports (security/logcheck.py). seq never restarts (a factory
+reset continues it), so a controller that saw seq N earlier can tell a truncated log.
+
+The ring is two files of SEGMENT records each. Records are appended to the current one;
+when it is full the other is emptied and becomes current, so the log keeps between
+SEGMENT and 2*SEGMENT of the latest records and never grows. An append is one write: a
+power cut leaves at most one torn line at the end, which readers skip and the next
+append starts after. Details never hold a secret: callers pass names, fingerprints and
+counts, never codes, proofs or keys.
+"""
+import hashlib
+import os
+from binascii import hexlify
+
+SEGMENT = 64
+ZERO = b"\x00" * 32
+
+
+def chain_hash(prev, body):
+    h = hashlib.sha256(prev)
+    h.update(body)
+    return h.digest()
+
+
+def parse(line):
+    """(seq, body, hash) of one record line, or None if it is not one (torn, garbage)."""
+    parts = line.rstrip("\n").rsplit(" ", 1)
+    if len(parts) != 2 or len(parts[1]) != 64:
+        return None
+    body = parts[0]
+    seq = body.split(" ", 1)[0]
+    try:
+        return int(seq), body, bytes.fromhex(parts[1])
+    except ValueError:
+        return None
+
+
+def clean(text):
+    """Detail text safe for one record: printable ASCII, no newlines, bounded."""
+    return "".join(c if " " <= c <= "~" else "?" for c in str(text)[:120])
+
+
+class EventLog:
+    def __init__(self, state_dir, wall):
+        self._paths = (state_dir + "/seclog.0", state_dir + "/seclog.1")
+        self._wall = wall  # () -> Unix seconds
+        self.seq = 0
+        self.head = ZERO
+        self._cur = 0  # index of the segment appended to
+        self._count = 0  # records in it
+        self._torn = False  # it ends in a torn line: start the next record on a new line
+        self._scan()
+
+    def _scan(self):
+        best = -1
+        for i, path in enumerate(self._paths):
+            count, last, torn = 0, None, False
+            for line in self._read(path):
+                rec = parse(line)
+                torn = not line.endswith("\n")
+                if rec:
+                    count += 1
+                    last = rec
+            if last and last[0] > best:
+                best = last[0]
+                self.seq, self.head = last[0], last[2]
+                self._cur, self._count, self._torn = i, count, torn
+
+    def _read(self, path):
+        try:
+            with open(path) as f:
+                while True:
+                    line = f.readline()
+                    if not line:
+                        return
+                    yield line
+        except OSError:
+            return
+
+    def add(self, kind, detail=""):
+        """Append one record; a full flash or a failing write loses the record, not the node."""
+        seq = self.seq + 1
+        body = "%d %d %s %s" % (seq, self._wall(), kind, clean(detail) or "-")
+        digest = chain_hash(self.head, body.encode())
+        if self._count >= SEGMENT:
+            self._cur ^= 1
+            mode, self._count, self._torn = "w", 0, False
+        else:
+            mode = "a"
+        line = "%s%s %s\n" % ("\n" if self._torn else "", body, hexlify(digest).decode())
+        try:
+            with open(self._paths[self._cur], mode) as f:
+                f.write(line)
+        except OSError as e:
+            print("security log: cannot write (%s)" % e)
+            return
+        self.seq, self.head, self._torn = seq, digest, False
+        self._count += 1
+
+    def lines(self):
+        """Every record line, oldest first (the segment not appended to holds the older ones)."""
+        for path in (self._paths[self._cur ^ 1], self._paths[self._cur]):
+            for line in self._read(path):
+                if parse(line):
+                    yield line.rstrip("\n")
+
+    def wipe(self):
+        """Factory reset: drop every record; seq and the chain go on, so the gap shows."""
+        for path in self._paths:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+        self._cur, self._count, self._torn = 0, 0, False
+

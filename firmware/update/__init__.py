@@ -1,0 +1,61 @@
+"""Signed, rollback-safe updates of the application bundle and of the firmware image
+(docs/updates.md). What the running node needs is here and imports little:
+
+    confirm_if_trial(state_dir)  after the health check: make a trial update permanent
+    version(state_dir)           the running application bundle's version
+
+Once an update is installed the node restarts into it: app.main returns app.RESTART,
+on which main.py resets the board (tools/sim.py starts the unix port again).
+
+The rest loads only while an update runs: receiver.Receiver (staging, called by the
+transports), pull (HTTPS), boot (main.py's slot selection), state (the record).
+"""
+import sys
+
+PRODUCT = "drready-node"  # the product name packages for this firmware are signed for
+FACTORY = "factory"  # version() of the image deployed beside main.py (not installed by an update)
+
+
+def board():
+    """This board's name as packages name it: MicroPython's board build name without its
+    variant (DRREADY_ESP32-PROD -> DRREADY_ESP32), or "unix" under the unix port."""
+    if sys.platform == "linux":
+        return "unix"
+    build = getattr(sys.implementation, "_build", "") or sys.platform
+    return build.split("-")[0]
+
+
+def confirm_if_trial(state_dir):
+    """Call once the node is up and has announced itself: a trial app slot, or a new
+    firmware image, becomes permanent and the security counters go up. Returns the
+    version confirmed, or None when nothing was on trial (the usual case, one small read)."""
+    from update import state
+
+    rec = state.load(state_dir)
+    p = rec["pending"]
+    if not p:
+        return None
+    if p["kind"] == "firmware":
+        from update.boot import running_partition
+
+        if running_partition() != p["label"]:  # the new image never ran, or the bootloader rolled it back
+            rec["pending"] = None
+            state.save(state_dir, rec)
+            return None
+        import esp32
+
+        # tell the bootloader the image is good, or it boots the old one at the next reset
+        esp32.Partition.mark_app_valid_cancel_rollback()
+    state.confirm(rec)
+    state.save(state_dir, rec)
+    return p["version"]
+
+
+def version(state_dir):
+    """The version of the application bundle running now, from the signed manifest it was
+    installed with; FACTORY for the image deployed beside main.py."""
+    from update import state
+
+    rec = state.load(state_dir)
+    info = rec["slots"].get(rec["active"]) if rec["active"] else None
+    return info["version"] if info else FACTORY

@@ -1,0 +1,110 @@
+"""An HTTPS server on 127.0.0.1 for the update pull tests: a CA and a server certificate
+made per test run with `cryptography`, and a handler serving one package with Range
+requests, able to drop the connection after a given number of body bytes."""
+import datetime
+import http.server
+import ipaddress
+import os
+import ssl
+import threading
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def _name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def make_ca(cn="update test CA"):
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn)).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def server_cert(ca_key, ca_cert, host="127.0.0.1"):
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(_name(host)).issuer_name(ca_cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+class PackageServer:
+    """Serves `package` at /pkg over HTTPS on 127.0.0.1 (a free port); records the Range
+    header of every request; drop_after=N closes the connection after N body bytes, once."""
+
+    def __init__(self, package, tmpdir, ca=None):
+        self.package = package
+        self.ranges = []
+        self.drop_after = None
+        self.ca_key, self.ca_cert = ca or make_ca()
+        key, cert = server_cert(self.ca_key, self.ca_cert)
+        cert_file = os.path.join(tmpdir, "server.pem")
+        with open(cert_file, "wb") as f:
+            f.write(pem(cert) + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert_file)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path != "/pkg":
+                    self.send_error(404)
+                    return
+                rng = self.headers.get("Range")
+                outer.ranges.append(rng)
+                data = outer.package
+                start = 0
+                if rng and rng.startswith("bytes=") and rng.endswith("-"):
+                    start = int(rng[6:-1])
+                if start:
+                    self.send_response(206)
+                    self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+                else:
+                    self.send_response(200)
+                body = data[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if outer.drop_after is not None:
+                    body, outer.drop_after = body[: outer.drop_after], None
+                self.wfile.write(body)
+                self.close_connection = True
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = "https://127.0.0.1:%d/pkg" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def ca_pem(self):
+        return pem(self.ca_cert)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
