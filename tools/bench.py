@@ -66,6 +66,7 @@ WARMUP = 300
 WINDOW = 16  # requests in flight in the pipelined shape
 HEAP = "100K"
 BIG_HEAP = "256K"  # for the figures of a configuration that does not fit in HEAP
+RUN_HEAP = "192K"  # round trips: node and echo with make sim's heap, so GC work is what a user sees
 SMALL_HEAP = "100K"  # the node unprovisioned (no secure channel): the ECHONET core alone
 RECV_TIMEOUT = 2.0  # seconds; a reply later than this counts as lost
 START_TIMEOUT = 20.0
@@ -224,7 +225,8 @@ def start_node(name, addr, state, heap, objects):
 
 
 def start_echo(addr):
-    return Child("echo", [MICROPYTHON, "-X", "heapsize=" + HEAP, os.path.join(TOOLS, "bench_echo.py"), addr], env=mp_env())
+    return Child("echo", [MICROPYTHON, "-X", "heapsize=" + RUN_HEAP, os.path.join(TOOLS, "bench_echo.py"), addr],
+                 env=mp_env())
 
 
 def start_uecho(addr):
@@ -598,7 +600,7 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
                 "A CPython load generator (plain blocking sockets in one tight loop; the receive timeout is a socket",
                 "option, so a round trip costs one `send` and one `recv` call) sends Gets to the storage battery 0x027D01",
                 "(1 EPC: 0x80; 4 EPCs: 0x80 0xE4 0xDA 0xD3) from its own loopback address at port 3610 and counts the",
-                "replies. Servers: **node** = build/firmware/main.py under `micropython -X heapsize=%s` (battery only);" % HEAP,
+                "replies. Servers: **node** = build/firmware/main.py under `micropython -X heapsize=%s` (battery only);" % RUN_HEAP,
                 "**echo** = tools/bench_echo.py in the same interpreter and receive path (hal.udp.Endpoint, asyncio,",
                 "`Endpoint.recv`, `is_own`) sending each datagram back with `Endpoint.send`: the limit for this interpreter",
                 "and receive path; **uecho** = a uecho LocalNode with a 0x027D01 Device under CPython (uecho does not run",
@@ -904,7 +906,7 @@ def run(args):
         except ImportError:
             uecho_ok = False
             log("uecho is not installed: the uecho comparison is skipped (run `make venv`)")
-        node = start_node("node", net + str(H_NODE), os.path.join(tmp, "node"), HEAP, ["battery"])
+        node = start_node("node", net + str(H_NODE), os.path.join(tmp, "node"), RUN_HEAP, ["battery"])
         echo = start_echo(net + str(H_ECHO))
         servers = [node, echo]
         if uecho_ok:
