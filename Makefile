@@ -83,6 +83,7 @@ PORT ?=
 BOARD ?=
 FW ?=
 SSID ?=
+IDENTITY ?=
 
 .PHONY: flash deploy repl provision
 
@@ -99,6 +100,8 @@ repl: venv
 	@test -n "$(PORT)" || { echo "make repl: give the board's serial port, e.g. make repl PORT=/dev/ttyUSB0" >&2; exit 2; }
 	$(BIN)/mpremote connect "$(PORT)" repl
 
-# write /config.json (Wi-Fi, objects, legacy_write) to the board; then reset it
+# IDENTITY= a device directory made by tools/provision.py device: written to /identity/ first;
+# then /config.json (Wi-Fi, objects, legacy_write); then the board resets
 provision: venv
+	$(if $(IDENTITY),$(BIN)/python tools/provision.py to-board --port "$(PORT)" "$(IDENTITY)" &&) \
 	$(BIN)/python tools/board_config.py --port "$(PORT)" --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)"

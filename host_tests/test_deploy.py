@@ -202,15 +202,29 @@ def address_pair():
     raise AssertionError("no free address pair in 127.200.%d.0/24" % x)
 
 
-def test_deployed_node_answers_a_get(board):
+def test_deployed_node_answers_a_get(board, tmp_path):
+    from tools import provision, secure
+
     node, ctrl = address_pair()
+    # a device identity (make provision IDENTITY=...), then the config
+    assert provision.main(["ca", "--out", str(tmp_path / "ca")], out=lambda _line: None) == 0
+    ca = [str(tmp_path / "ca" / n) for n in (provision.CA_CERT, provision.CA_KEY)]
+    assert provision.main(["device", "--ca-cert", ca[0], "--ca-key", ca[1], "--out", str(tmp_path / "dev"), "--no-qr"],
+                          out=lambda _line: None) == 0
+    r = run([os.path.join(ROOT, "tools", "provision.py"), "to-board", "--port", board.port, "--no-reset", "--force",
+             str(tmp_path / "dev")])
+    assert r.returncode == 0, r.stdout + r.stderr
     r = run([PROVISION, "--port", board.port, "--no-reset", "--addr", node, "--objects", "battery"])
     assert r.returncode == 0, r.stdout + r.stderr
     # started as the board starts it: main.py from the filesystem's root, modules from there
     env = dict(os.environ, MICROPYPATH=board.root + ":.frozen")
-    proc = Proc([MICROPYTHON, "-X", "heapsize=100K", "main.py", "config.json"], cwd=board.root, env=env)
+    proc = Proc([MICROPYTHON, "-X", "heapsize=192K", "main.py", "config.json"], cwd=board.root, env=env)
     try:
         line = proc.wait_for("READY", 20)
+        assert any(x.startswith("SECURE %s:3611 " % node) for x in proc.lines), proc.output()
+        me = secure.ControllerIdentity.load_or_create(str(tmp_path / "ctl"))
+        with secure.Connection(node, me, None, ca[0], bind=ctrl) as c:  # the board's certificate, from the CA
+            assert c.request({"op": "hello"})["enrolled"] is None
         assert line.startswith("READY %s:3610 objects 0EF001 027D01" % node), line
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind((ctrl, ECHONET_PORT))  # replies go to port 3610 of the requester

@@ -42,6 +42,7 @@ from tools.deploy import Device, ToolError, port_problem  # noqa: E402
 
 CONFIG = "config.json"
 STATE_DIR = "state"
+IDENTITY_DIR = "identity"  # tools/provision.py BOARD_DIR: relative, as the board runs from /
 
 
 class ArgError(Exception):
@@ -83,6 +84,7 @@ def build_config(args, password):
     elif not args.addr:
         raise ArgError("give the Wi-Fi network: SSID=name (make provision) or --ssid name")
     cfg["state_dir"] = args.state_dir
+    cfg["identity_dir"] = IDENTITY_DIR  # where provision.py to-board puts the identity
     objects = _list(args.objects) or ["battery"]
     if objects == ["all"]:
         objects = list(CLASSES)
