@@ -34,6 +34,8 @@ from struct import pack, unpack
 from security.controllers import fp_hex
 
 SECURE_PORT = 3611
+# ECDHE (forward secrecy) with the device's ECDSA key, and AEAD records only
+CIPHERS = ["TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"]
 MAX_MSG = 1536
 MAX_SESSIONS = 2
 HANDSHAKE_S = 10  # the first message must arrive this soon after connecting
@@ -89,6 +91,7 @@ def contexts(cert, key, n):
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         ctx.verify_mode = tls.CERT_OPTIONAL  # pyright: ignore[reportAttributeAccessIssue] (missing from the stubs)
+        ctx.set_ciphers(CIPHERS)
         out.append(ctx)
     return out
 

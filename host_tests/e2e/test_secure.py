@@ -423,3 +423,23 @@ def test_rotating_the_setup_code_retires_the_old_one(node, tmp_path):
     enroll(node, home_b, b, "bob", code=new)
     assert secure_set(node, home_b, b, b"\x42").esv == enl.SET_RES
     assert any(" config setup code changed by ctl:" in line for line in node.log_lines())
+
+
+def test_only_forward_secret_aead_cipher_suites_are_offered(node, tmp_path):
+    import ssl
+
+    _home, me = controller(tmp_path, "a")
+    for ciphers, ok in (("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA", False), ("ECDHE-ECDSA-AES128-GCM-SHA256", True)):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(ciphers)
+        ctx.load_verify_locations(node.ca)
+        ctx.check_hostname = False
+        ctx.load_cert_chain(me.cert_path, me.key_path)
+        with socket.create_connection((node.addr, secure.SECURE_PORT), 5, source_address=(node.ctrl, 0)) as raw:
+            if ok:
+                with ctx.wrap_socket(raw) as s:
+                    assert s.cipher()[0] == "ECDHE-ECDSA-AES128-GCM-SHA256"
+            else:
+                with pytest.raises(ssl.SSLError):
+                    ctx.wrap_socket(raw)
