@@ -8,6 +8,7 @@ a revoked certificate, replayed and tampered TLS records, a replayed enrollment 
 import os
 import re
 import select
+import signal
 import socket
 import subprocess
 import threading
@@ -443,3 +444,30 @@ def test_only_forward_secret_aead_cipher_suites_are_offered(node, tmp_path):
             else:
                 with pytest.raises(ssl.SSLError):
                     ctx.wrap_socket(raw)
+
+
+def test_an_unprovisioned_device_says_why_its_secure_channel_is_off(address_pool, state_dirs):
+    import json
+
+    from .harness import FIRMWARE_MAIN
+
+    micropython = os.path.join(os.path.dirname(PYTHON), "micropython")
+    addr, ctrl = address_pool.pair()
+    state = state_dirs()
+    cfg = os.path.join(state, "config.json")
+    with open(cfg, "w") as f:
+        json.dump({"addr": addr, "state_dir": state, "objects": ["battery"]}, f)
+    env = dict(os.environ, MICROPYPATH=os.path.dirname(FIRMWARE_MAIN) + ":.frozen")
+    proc = Proc([micropython, "-X", "heapsize=192K", FIRMWARE_MAIN, cfg], env=env)
+    try:
+        proc.wait_for("READY", READY_TIMEOUT)
+        off = [line for line in proc.lines if line.startswith("secure channel off")]
+        assert off and "provision this device" in off[0], proc.output()
+        assert not any(line.startswith("SECURE") for line in proc.lines)
+        with pytest.raises(OSError):
+            socket.create_connection((addr, secure.SECURE_PORT), 2, source_address=(ctrl, 0))
+        with enl.RawController(ctrl) as c:  # plain reads still work
+            assert c.request(addr, BATTERY, enl.GET, [(0x80, b"")]).esv == enl.GET_RES
+    finally:
+        rc = proc.stop(signal.SIGINT)
+    assert rc == 0 and "STOPPED" in proc.lines
