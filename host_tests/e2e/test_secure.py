@@ -440,7 +440,7 @@ def test_only_forward_secret_aead_cipher_suites_are_offered(node, tmp_path):
         with socket.create_connection((node.addr, secure.SECURE_PORT), 5, source_address=(node.ctrl, 0)) as raw:
             if ok:
                 with ctx.wrap_socket(raw) as s:
-                    assert s.cipher()[0] == "ECDHE-ECDSA-AES128-GCM-SHA256"
+                    assert (s.cipher() or ("",))[0] == "ECDHE-ECDSA-AES128-GCM-SHA256"
             else:
                 with pytest.raises(ssl.SSLError):
                     ctx.wrap_socket(raw)
