@@ -34,6 +34,7 @@ from struct import pack, unpack
 from security.controllers import fp_hex
 
 SECURE_PORT = 3611
+_IPPROTO_TCP, _TCP_NODELAY = 6, 1  # the same on Linux and lwIP; MicroPython's socket lacks the names
 # ECDHE (forward secrecy) with the device's ECDSA key, and AEAD records only
 CIPHERS = ["TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"]
 MAX_MSG = 1536
@@ -144,6 +145,10 @@ class SecureServer:
             raw.s.close()  # pyright: ignore[reportAttributeAccessIssue] (MicroPython's Stream)
             return
         s = Session(self, peer)
+        try:  # the handshake's flights and small replies go out at once, not after Nagle's wait
+            raw.s.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)  # pyright: ignore[reportAttributeAccessIssue]
+        except OSError:
+            pass
         ctx = self._free.pop()
         # since MicroPython 1.24; the esp32 stubs do not list it yet
         ctx.verify_callback = s.on_cert
