@@ -245,8 +245,13 @@ def enroll(conn, me, code_chars, name):
     import hmac
 
     start = conn.request({"op": "enroll-start"})
-    key = hashlib.pbkdf2_hmac("sha256", code_chars.encode("ascii"), bytes.fromhex(start["salt"]), start["iter"], 32)
-    challenge = bytes.fromhex(start["challenge"])
+    try:  # not yet authenticated: check what it sent before spending work on it
+        salt, n, challenge = bytes.fromhex(start["salt"]), start["iter"], bytes.fromhex(start["challenge"])
+        if type(n) is not int or not 1000 <= n <= 10000000 or len(salt) < 16 or len(challenge) != 32:
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise SecureError("the device at %s sent a malformed enrollment challenge" % conn.where)
+    key = hashlib.pbkdf2_hmac("sha256", code_chars.encode("ascii"), salt, n, 32)
     mine = proof(key, b"C", challenge, me.fp, conn.device_fp)
     reply = conn.request({"op": "enroll", "name": name, "proof": mine.hex()})
     if not hmac.compare_digest(bytes.fromhex(reply.get("confirm", "")), proof(key, b"D", challenge, me.fp, conn.device_fp)):

@@ -8,10 +8,13 @@
 
 A flood (a HEMS that keeps trying plain-UDP Sets, a port scanner failing TLS handshakes)
 must not wear out the flash nor push the important records out of the ring, so noisy
-kinds are written BURST times a minute and the rest counted in one summary record.
+kinds together are written BURST times a minute and the rest counted in one summary
+record a minute: at most 4 records a minute, so a sustained flood takes the 64 to 128
+records of the ring about half an hour to rotate out (the important kinds, written by
+event(), are never held back).
 """
 
-BURST = 5
+BURST = 3  # noisy records a minute, all noisy kinds together
 PERIOD_MS = 60000
 
 
@@ -31,7 +34,7 @@ def who(src):
 class Audit:
     def __init__(self, eventlog):
         self.log = eventlog
-        self._counts = {}  # kind -> records written this period
+        self._written = 0  # noisy records written this period
         self._held = {}  # kind -> records held back this period
         self._since = 0
 
@@ -39,9 +42,8 @@ class Audit:
         self.log.add(kind, detail)
 
     def noisy(self, kind, detail=""):
-        n = self._counts.get(kind, 0)
-        if n < BURST:
-            self._counts[kind] = n + 1
+        if self._written < BURST:
+            self._written += 1
             self.log.add(kind, detail)
         else:
             self._held[kind] = self._held.get(kind, 0) + 1
@@ -56,7 +58,7 @@ class Audit:
         if now_ms - self._since < PERIOD_MS:
             return
         self._since = now_ms
-        for kind, n in self._held.items():
-            self.log.add(kind, "%d more in the last minute, not written one by one" % n)
+        if self._held:  # one record for all that was held back
+            self.log.add("held-back", " ".join("%s=%d" % kv for kv in self._held.items()) + " in the last minute")
         self._held = {}
-        self._counts = {}
+        self._written = 0

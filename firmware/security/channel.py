@@ -72,6 +72,8 @@ class Session:
         """mbedTLS's verify callback: keep the leaf certificate's fingerprint."""
         if depth == 0:
             self.fp = hashlib.sha256(cert).digest()
+            # known from here on: an enrolled controller's session is never taken for a stranger's
+            self.ctl = self.server.controllers.find(self.fp)
         return 0
 
     def send(self, payload):
@@ -126,20 +128,23 @@ class SecureServer:
 
     def drop(self, fp):
         """Close the sessions of a controller whose enrollment was revoked."""
+        me = asyncio.current_task()
         for s in self.sessions:
             if s.fp == fp:
                 s.ctl = None
-                s.closed = True
-                if s.task is not None:  # its loop ends, and closes the connection on the way out
+                s.closed = True  # the session asking ends after its answer (a task cannot cancel itself)
+                if s.task is not None and s.task is not me:  # its loop ends and closes the connection
                     s.task.cancel()
 
     async def _serve(self, _reader, raw):
         peer = raw.get_extra_info("peername")
-        if not self._free:  # make room: no stranger holds a slot an enrolled controller needs
-            guest = next((x for x in self.sessions if x.ctl is None and x.task is not None), None)
-            if guest is not None:
-                guest.task.cancel()
-                await asyncio.sleep_ms(10)  # its loop ends and gives its context back
+        # one unidentified session per address: a newcomer replaces its own address's, so a
+        # host that keeps connecting holds one slot at most and cannot push others out
+        ip = self.peer_ip(peer)
+        guest = next((x for x in self.sessions if x.ctl is None and x.task is not None and self.peer_ip(x.peer) == ip), None)
+        if guest is not None:
+            guest.task.cancel()
+            await asyncio.sleep_ms(10)  # its loop ends and gives its context back
         if not self._free:
             self.audit.noisy("busy", "tls %s: %d sessions open" % (self.peer_ip(peer), len(self.sessions)))
             raw.s.close()  # pyright: ignore[reportAttributeAccessIssue] (MicroPython's Stream)
@@ -212,14 +217,27 @@ class SecureServer:
                 self.audit.noisy("bad-message", "%s: length %d" % (s.who(), n))
                 return
             try:
-                msg = await asyncio.wait_for(stream.readexactly(n), IDLE_S)
+                msg = await asyncio.wait_for(stream.readexactly(n), timeout)
+                if s.closed:
+                    return
+                self.handle(s, msg)
+                await asyncio.wait_for(stream.drain(), IDLE_S)  # a peer that never reads is let go
             except (asyncio.TimeoutError, OSError, EOFError, ValueError):
                 return
-            if s.closed:
+            if s.closed:  # revoked while answering
                 return
-            self.handle(s, msg)
-            await stream.drain()
             timeout = IDLE_S if s.ctl is not None else GUEST_IDLE_S
+
+    def _safely(self, fn, *args):
+        """A request that fails in a way nobody foresaw (a full flash, a number too big) gets
+        an answer, and the session and the node go on."""
+        try:
+            return fn(*args)
+        except MemoryError:
+            raise
+        except Exception as e:
+            self.log("secure channel: request failed: %r" % (e,))
+            return {"error": "the device could not carry out the request (%s)" % type(e).__name__}
 
     def handle(self, s, msg):
         kind = msg[0]
@@ -233,9 +251,9 @@ class SecureServer:
             except ValueError:
                 s.reply({"error": "not a JSON object"})
                 return
-            s.reply(self.control().request(s, req))
+            s.reply(self._safely(self.control().request, s, req))
         elif kind == 0x55 and len(msg) > 5:  # "U"
-            s.reply(self.control().update_data(s, unpack(">I", msg[1:5])[0], memoryview(msg)[5:]))
+            s.reply(self._safely(self.control().update_data, s, unpack(">I", msg[1:5])[0], memoryview(msg)[5:]))
         else:
             s.reply({"error": "unknown message type 0x%02x" % kind})
 

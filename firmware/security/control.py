@@ -104,6 +104,8 @@ class Control:
     def enroll(self, s, req):
         name = check_name(req["name"])
         proof = bytes.fromhex(req["proof"])
+        if s.fp is not None:
+            self.controllers.check_add(s.fp, name)  # before the proof is spent: the name is free, there is room
         challenge, s.challenge = s.challenge, None  # used once, whatever the outcome
         if challenge is None or s.fp is None:
             return {"error": "ask for a challenge first (enroll-start)"}

@@ -38,8 +38,9 @@ class Controllers:
                 return rec
         return None
 
-    def add(self, fp, name, now):
-        """The new record; ValueError when the name is taken or the list is full."""
+    def check_add(self, fp, name):
+        """The list add() would save; ValueError when the name is taken or the list is full.
+        Enrollment asks this before it spends the proof."""
         h = fp_hex(fp)
         check_name(name)
         items = [r for r in self.items if r.get("fp") != h]  # enrolling again renames
@@ -47,6 +48,12 @@ class Controllers:
             raise ValueError("a controller named %s is already enrolled; choose another name" % name)
         if len(items) >= MAX:
             raise ValueError("%d controllers are enrolled, the most this device keeps; revoke one first" % MAX)
+        return items
+
+    def add(self, fp, name, now):
+        """The new record; ValueError when the name is taken or the list is full."""
+        h = fp_hex(fp)
+        items = self.check_add(fp, name)
         rec = {"fp": h, "name": name, "at": now}
         self._save(items + [rec])
         return rec

@@ -86,17 +86,22 @@ class EventLog:
         except OSError:
             return
 
-    def add(self, kind, detail=""):
-        """Append one record; a full flash or a failing write loses the record, not the node."""
+    def _record(self, kind, detail):
         seq = self.seq + 1
         body = "%d %d %s %s" % (seq, self._wall(), kind, clean(detail) or "-")
         digest = chain_hash(self.head, body.encode())
+        return seq, digest, "%s %s\n" % (body, hexlify(digest).decode())
+
+    def add(self, kind, detail=""):
+        """Append one record; a full flash or a failing write loses the record, not the node."""
+        seq, digest, line = self._record(kind, detail)
         if self._count >= SEGMENT:
             self._cur ^= 1
             mode, self._count, self._torn = "w", 0, False
         else:
             mode = "a"
-        line = "%s%s %s\n" % ("\n" if self._torn else "", body, hexlify(digest).decode())
+        if self._torn:
+            line = "\n" + line
         try:
             with open(self._paths[self._cur], mode) as f:
                 f.write(line)
@@ -113,12 +118,19 @@ class EventLog:
                 if parse(line):
                     yield line.rstrip("\n")
 
-    def wipe(self):
-        """Factory reset: drop every record; seq and the chain go on, so the gap shows."""
-        for path in self._paths:
-            try:
-                os.remove(path)
-            except OSError:
-                pass
-        self._cur, self._count, self._torn = 0, 0, False
+    def wipe(self, kind, detail=""):
+        """Factory reset: drop every record but a new one, kind; seq and the chain go on, so
+        the gap shows. The new record is written to the other segment first, and only then
+        the current one removed, so no moment leaves the log without its latest seq (a cut
+        between the two keeps the old records, never restarts the count)."""
+        seq, digest, line = self._record(kind, detail)
+        other = self._cur ^ 1
+        try:
+            with open(self._paths[other], "w") as f:
+                f.write(line)
+            os.remove(self._paths[self._cur])
+        except OSError as e:
+            print("security log: cannot wipe (%s)" % e)
+        self.seq, self.head = seq, digest
+        self._cur, self._count, self._torn = other, 1, False
 

@@ -20,5 +20,4 @@ def factory_reset(state_dir, eventlog, why):
                 os.remove(path)
             except OSError:
                 pass
-    eventlog.wipe()
-    eventlog.add("factory-reset", why)
+    eventlog.wipe("factory-reset", why)

@@ -15,9 +15,9 @@ partition, the atomic switch); this only carries it. One push at a time; the nod
 restarts into the new version a moment after the finish is answered. Every outcome goes
 to the security event log.
 """
-from security.manifest import ManifestError
+from update.receiver import MAX_METADATA  # one bound for push and pull
 
-MAX_METADATA = 8192
+from security.manifest import ManifestError
 
 
 class UpdateService:
@@ -29,6 +29,9 @@ class UpdateService:
         self._reset()
 
     def _reset(self):
+        receiver = getattr(self, "receiver", None)
+        if receiver is not None:
+            receiver.abort()  # close what it has open; what is staged stays for a resume
         self.receiver = None
         self.owner = None  # the session pushing
         self.metadata = None  # bytearray being filled, until verified
@@ -40,6 +43,7 @@ class UpdateService:
         if self.receiver is None or self.owner is not s:
             return {"error": "no update in progress on this connection: send update-start first"}
         receiver = self.receiver
+        self.receiver = None
         self._reset()
         try:
             m = receiver.finish()

@@ -15,6 +15,7 @@ import binascii
 import socket
 
 from security import manifest
+from update.receiver import MAX_METADATA
 
 CHUNK = 1024
 TIMEOUT_S = 30
@@ -160,7 +161,11 @@ def pull(url, ca, receiver, now):
         if get.first:
             raise PullError("the update server answered from byte %d, not from the start" % get.first)
         head = _read_exact(get, manifest.HEAD)
-        meta = head + _read_exact(get, manifest.metadata_size(head) - manifest.HEAD)
+        size = manifest.metadata_size(head)
+        if size > MAX_METADATA:  # checked before anything is read into the heap
+            raise PullError("the package's metadata would be %d bytes, more than %d: not a package for this device"
+                            % (size, MAX_METADATA))
+        meta = head + _read_exact(get, size - manifest.HEAD)
         if receiver.installed(meta):
             return None
         offset = receiver.start(meta, now)
@@ -219,6 +224,6 @@ async def task(cfg, wall, log, restart):
                 raise restart()
         except ManifestError as e:
             log("update refused: %s" % e)
-        except (PullError, OSError, ValueError) as e:
-            log("update pull failed: %s" % (e,))
+        except (PullError, OSError, ValueError, MemoryError) as e:
+            log("update pull failed: %r" % (e,))
         await asyncio.sleep(interval)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # for pyright; at run time each loads only for its kind of pa
     from update.files import SlotWriter
     from update.image import ImageWriter
 
+MAX_METADATA = 8192  # bytes: a package's metadata is held whole while it is checked
 CHECKPOINT = 65536  # firmware: bytes between two saves of the progress record
 
 # reasons beside security.manifest's

@@ -471,3 +471,31 @@ def test_an_unprovisioned_device_says_why_its_secure_channel_is_off(address_pool
     finally:
         rc = proc.stop(signal.SIGINT)
     assert rc == 0 and "STOPPED" in proc.lines
+
+
+def test_revoking_itself_ends_every_session_of_that_controller(node, tmp_path):
+    home, me = controller(tmp_path, "a")
+    enroll(node, home, me, "hems")
+    c1, c2 = connect(node, home, me), connect(node, home, me)
+    try:
+        assert c1.request({"op": "revoke", "id": "hems"})["revoked"]["name"] == "hems"
+        with pytest.raises(secure.SecureError):  # the other session was ended ...
+            r = c2.echonet(BATTERY, enl.SETC, [(0xDA, b"\x43")])
+            assert r.esv == enl.SETC_SNA  # ... or at least it may no longer write
+            raise secure.SecureError("refused")
+    finally:
+        c1.close()
+        c2.close()
+    assert secure_set(node, home, me, b"\x44").esv == enl.SETC_SNA
+
+
+def test_a_taken_name_does_not_spend_the_commissioning_window(node, tmp_path):
+    home_a, a = controller(tmp_path, "a")
+    enroll(node, home_a, a, "hems")
+    node.press("short")
+    home_b, b = controller(tmp_path, "b")
+    with connect(node, home_b, b, enrolling=True) as c:
+        with pytest.raises(secure.Refused, match="already enrolled"):
+            secure.enroll(c, b, setupcode.normalize(node.code), "hems")
+    enroll(node, home_b, b, "hems2")  # the window is still open, and no try was counted
+    assert not any(" enroll-fail " in line for line in node.log_lines())

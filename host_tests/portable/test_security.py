@@ -171,15 +171,17 @@ def test_noisy_events_are_written_a_few_times_a_minute_then_counted():
     log = EventLog(d, lambda: 0)
     audit = Audit(log)
     audit.tick(PERIOD_MS)  # the first period starts
-    for i in range(BURST + 20):
+    for i in range(20):
         audit.noisy("set-refused", "udp:10.0.0.%d" % i)
+        audit.noisy("auth-fail", "tls 10.0.0.%d" % i)
     audit.event("enroll", "never held back")
-    assert log.seq == BURST + 1
+    assert log.seq == BURST + 1  # all noisy kinds share one budget
     audit.tick(PERIOD_MS + PERIOD_MS - 1)
     assert log.seq == BURST + 1
     audit.tick(2 * PERIOD_MS)
-    kinds = [line.split(" ", 4)[2:4] for line in log.lines()]
-    assert kinds[-1] == ["set-refused", "20"], kinds
+    last = list(log.lines())[-1].split(" ")
+    assert log.seq == BURST + 2 and last[2] == "held-back", last
+    assert "set-refused=%d" % (20 - 2) in last and "auth-fail=%d" % (20 - 1) in last, last
 
 
 # -- the button ------------------------------------------------------------------
