@@ -145,6 +145,10 @@ class SecureServer:
         if guest is not None:
             guest.task.cancel()
             await asyncio.sleep_ms(10)  # its loop ends and gives its context back
+        for _ in range(10):  # a session that just ended may not have given its slot back yet
+            if self._free:
+                break
+            await asyncio.sleep_ms(20)
         if not self._free:
             self.audit.noisy("busy", "tls %s: %d sessions open" % (self.peer_ip(peer), len(self.sessions)))
             raw.s.close()  # pyright: ignore[reportAttributeAccessIssue] (MicroPython's Stream)
