@@ -34,6 +34,10 @@ from struct import pack, unpack
 from security.controllers import fp_hex
 
 SECURE_PORT = 3611
+# modules only management loads (security/control.py and what an update needs); dropped
+# again when the last session ends
+_MANAGEMENT = ("security.control", "security.updates", "update.receiver", "update.files", "update.image",
+               "update.state", "security.manifest", "security.ed25519", "security.sha512")
 _IPPROTO_TCP, _TCP_NODELAY = 6, 1  # the same on Linux and lwIP; MicroPython's socket lacks the names
 # ECDHE (forward secrecy) with the device's ECDSA key, and AEAD records only
 CIPHERS = ["TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"]
@@ -184,13 +188,18 @@ class SecureServer:
             self._free.append(ctx)
             sock.close()  # (MicroPython's Stream.close() closes nothing)
             if not self.sessions and self._control is not None:
+                self._control.close()  # an unfinished push lets go of its files (it can resume)
                 self._control = None
+                import gc
                 import sys
 
-                sys.modules.pop("security.control", None)
-                pkg = sys.modules.get("security")
-                if pkg and hasattr(pkg, "control"):
-                    delattr(pkg, "control")
+                for name in _MANAGEMENT:  # loaded for the sessions that ended: give the heap back
+                    if sys.modules.pop(name, None):
+                        package, _, module = name.rpartition(".")
+                        pkg = sys.modules.get(package)
+                        if pkg and hasattr(pkg, module):
+                            delattr(pkg, module)
+                gc.collect()
 
     def control(self):
         if self._control is None:

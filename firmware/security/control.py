@@ -41,6 +41,10 @@ class Control:
         self.restart = restart  # () -> None: restart the node once the answer is out
         self._updates = None
 
+    def close(self):
+        if self._updates is not None:
+            self._updates.close()
+
     def updates(self):
         if self._updates is None:
             from security.updates import UpdateService

@@ -37,6 +37,10 @@ class UpdateService:
         self.metadata = None  # bytearray being filled, until verified
         self.got = 0
 
+    def close(self):
+        """The last session ended: drop an unfinished push (its staged part stays for a resume)."""
+        self._reset()
+
     def request(self, s, req):
         if req["op"] == "update-start":
             return self.start(s, req["metadata_size"])
@@ -77,9 +81,13 @@ class UpdateService:
             self.got += take
             if self.got < len(meta):
                 return {"offset": self.got}
+            import gc
+
             from update.receiver import Receiver
 
-            self.receiver, self.metadata = Receiver(self.state_dir), None
+            self.metadata = None
+            gc.collect()  # the verifier and the manifest want room in one piece
+            self.receiver = Receiver(self.state_dir)
             try:
                 return {"offset": len(meta) + self.receiver.start(bytes(meta), self.wall())}
             except ManifestError as e:

@@ -210,13 +210,15 @@ async def task(cfg, wall, log, restart):
     trusted Unix seconds (hal.clock.wall). Each pull blocks the loop while it runs."""
     import asyncio
 
-    from security.manifest import ManifestError
-    from update.receiver import Receiver
-
     if not cfg.get("update_url"):
         return
     interval = cfg.get("update_interval_s", INTERVAL_S)
     while True:
+        # imported afresh each time: the secure channel drops these modules between uses,
+        # and the refusal caught must be the class the receiver raises now
+        from security.manifest import ManifestError
+        from update.receiver import Receiver
+
         try:
             m = from_config(cfg, Receiver(cfg.get("state_dir", ".")), wall())
             if m:

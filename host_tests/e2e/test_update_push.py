@@ -46,6 +46,15 @@ def signed_build(tmp_path_factory):
     return d, keys, fw, outside
 
 
+def _seclog(state):
+    lines = []
+    for name in ("seclog.0", "seclog.1"):
+        if os.path.exists(os.path.join(state, name)):
+            with open(os.path.join(state, name)) as f:
+                lines += f.read().splitlines()
+    return lines
+
+
 def start(addr, ctrl, state, fw, heap=HEAP):
     proc = Proc(sim_argv(addr, state, heap=heap, extra=["--enroll-backoff", "0", "--firmware", str(fw)]))
     try:
@@ -114,7 +123,7 @@ def test_a_signed_update_installs_and_bad_packages_are_refused(address_pool, sig
             path = tmp_path / ("bad-%s.pkg" % what.replace(" ", "-"))
             path.write_bytes(meta + payload)
             rc, _ = push(path)
-            assert rc == 3, what
+            assert rc == 3, (what, proc.output()[-3000:], _seclog(state)[-6:])
         log = []
         for name in ("seclog.0", "seclog.1"):
             if os.path.exists(os.path.join(state, name)):
