@@ -218,7 +218,10 @@ def main(path="config.json"):
         asyncio.run(serve(node, ep, clock, writer, sec, cfg))
     except KeyboardInterrupt:
         if writer:
-            writer.flush()  # a clean stop keeps the changes not yet written
+            try:
+                writer.flush()  # a clean stop keeps the changes not yet written
+            except MemoryError:  # Ctrl-C landed inside a collection (the heap stays locked)
+                log("settings not written at stop: no heap")
     except Restart:
         log("RESTART")
         return RESTART
