@@ -10,6 +10,8 @@ import errno
 import gc
 import sys
 
+from unload import drop
+
 # asyncio.gather is loaded on first use (asyncio.funcs, about 1 KB): load it now, while the
 # heap is whole, rather than after boot when it may find no room in one piece
 _gather = asyncio.gather
@@ -156,14 +158,6 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
         ep.close()
 
 
-def _drop(*names):
-    for name in names:
-        if sys.modules.pop(name, None):
-            package, _, module = name.rpartition(".")
-            if package:  # the package keeps its submodule as an attribute too
-                delattr(sys.modules[package], module)
-
-
 def _boot(path):
     """Build the node with the start-up code, then drop that code: its bytecode is not
     needed again and a small heap wants the room. The security services are made first
@@ -180,12 +174,12 @@ def _boot(path):
     try:
         cfg, node, ep, clock, identity = startup.start(path, out)
     finally:
-        _drop("startup", "drready.registry")
+        drop("startup", "drready.registry")
     gc.collect()
     try:
         return cfg, node, ep, clock, boot.attach(pre, node, identity, clock)
     finally:
-        _drop("security.boot", "echonet.identity")
+        drop("security.boot", "echonet.identity")
 
 
 def settings(cfg, node, clock):

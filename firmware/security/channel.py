@@ -191,14 +191,10 @@ class SecureServer:
                 self._control.close()  # an unfinished push lets go of its files (it can resume)
                 self._control = None
                 import gc
-                import sys
 
-                for name in _MANAGEMENT:  # loaded for the sessions that ended: give the heap back
-                    if sys.modules.pop(name, None):
-                        package, _, module = name.rpartition(".")
-                        pkg = sys.modules.get(package)
-                        if pkg and hasattr(pkg, module):
-                            delattr(pkg, module)
+                from unload import drop
+
+                drop(*_MANAGEMENT)  # loaded for the sessions that ended: give the heap back
                 gc.collect()
 
     def control(self):

@@ -53,13 +53,9 @@ class UpdateError(ManifestError):
 def _drop_ed25519():
     """Done verifying signatures: give the heap the Ed25519 and SHA-512 code took back
     (about 20 KB under the unix port, where bytecode is in the heap)."""
-    import sys
+    from unload import drop
 
-    for name in ("security.ed25519", "security.sha512"):
-        if sys.modules.pop(name, None):
-            package, _, module = name.rpartition(".")
-            if package in sys.modules and hasattr(sys.modules[package], module):
-                delattr(sys.modules[package], module)
+    drop("security.ed25519", "security.sha512")
 
 
 def root_keys():
