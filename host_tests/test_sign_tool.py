@@ -234,7 +234,7 @@ def test_sign_a_firmware_image(keys, tmp_path):
     pkg = tmp_path / "fw.pkg"
     run(*sign_args(keys, pkg, image))
     m = fm.check_package(pkg.read_bytes(), roots(keys), PRODUCT, BOARD, int(time.time()), 0)
-    assert m.items == [("firmware", 5000, hashlib.sha256(image.read_bytes()).digest())]
+    assert list(m.items) == [("firmware", 5000, hashlib.sha256(image.read_bytes()).digest())]
 
 
 def refused(data, keys, reason, board=BOARD, now=None, counter=0, floor=0):

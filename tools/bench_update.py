@@ -94,6 +94,8 @@ print("UPDATE done %s" % m.version)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "build", "firmware")
 MAX_PEAK = 64 * 1024  # the issue's target for the peak heap of an update
+START_KB = 80  # the heap the search starts from (the update must complete in it)
+TRIES = 3  # runs that must all complete for a heap size to count
 
 
 def _packages(tmp):
@@ -137,6 +139,16 @@ def _run(micropython, env, heap_kb, kind, path, root, now, tmp):
     return figs if r.returncode == 0 and "done" in figs else None
 
 
+def _run_all(micropython, env, heap_kb, kind, path, root, now, tmp):
+    """The figures of the last of TRIES runs, or None if any of them fails."""
+    got = None
+    for _ in range(TRIES):
+        got = _run(micropython, env, heap_kb, kind, path, root, now, tmp)
+        if got is None:
+            return None
+    return got
+
+
 def figures(log, micropython, env):
     """{"update app": {...}, "update firmware": {...}}: smallest heap (KB) and live peak (bytes)."""
     tmp = tempfile.mkdtemp(prefix="bench-update-")
@@ -146,15 +158,17 @@ def figures(log, micropython, env):
         for kind, (path, items, size) in pkgs.items():
             log("update: %s package (%d items, %d bytes) under the unix port, shrinking the heap" % (kind, items, size))
             # down 1K at a time from a heap that works, to the first that does not: a
-            # fragmented heap is not monotonic, so no bisection; the figure is the smallest
-            # heap from which every larger one (tested) completes
-            hi = 96
-            at_hi = _run(micropython, env, hi, kind, path, root, now, tmp)
+            # fragmented heap is not monotonic, so no bisection; and the unix port's GC scans
+            # the C stack conservatively, so a run can keep garbage another run frees: a
+            # heap counts only if the update completes in every one of TRIES runs. The
+            # figure is the smallest heap from which every larger one (tested) completes
+            hi = START_KB
+            at_hi = _run_all(micropython, env, hi, kind, path, root, now, tmp)
             if at_hi is None:
                 out[kind] = {"error": "the update does not complete in a %dK heap" % hi}
                 continue
             while hi > 16:
-                got = _run(micropython, env, hi - 1, kind, path, root, now, tmp)
+                got = _run_all(micropython, env, hi - 1, kind, path, root, now, tmp)
                 if got is None:
                     break
                 hi, at_hi = hi - 1, got
@@ -170,7 +184,7 @@ def report_rows(figs):
         "## Signed updates: peak heap (unix port, modules as .mpy)",
         "",
         "tools/bench_update.py: a package signed for the run, received by update/receiver.py in 1 KB writes "
-        "(start, write, finish) under `micropython -X heapsize=N`, N lowered 1K at a time until it fails. "
+        "(start, write, finish) under `micropython -X heapsize=N`, N lowered 1K at a time until one of 3 runs fails. "
         "Under the unix port (64-bit) bytecode and objects take about twice a board's RAM, and a board "
         "runs the modules frozen in flash.",
         "",

@@ -29,34 +29,31 @@ Every refusal is a ManifestError whose .reason is one of the constants below.
 import hashlib
 from struct import unpack_from
 
-from security.ct import equal
-
-BAD_SIGNATURE = "bad signature"
-WRONG_TARGET = "wrong product/board"
-EXPIRED = "expired metadata"
-ROLLBACK = "rollback"
-DELEGATION = "unknown or revoked/expired delegation"
-MALFORMED = "malformed"
-PAYLOAD = "payload does not match manifest"  # Payload / check_package only
+# what a verified manifest is, and the payload check, live in security/payload.py: once
+# the metadata is verified, update/receiver.py drops this module and keeps only that one
+from security.payload import (  # noqa: F401  (re-exported: one import for every user)
+    BAD_SIGNATURE,
+    DELEGATION,
+    EXPIRED,
+    FIRMWARE,
+    MALFORMED,
+    PAYLOAD,
+    ROLLBACK,
+    WRONG_TARGET,
+    Items,
+    Manifest,
+    ManifestError,
+    Payload,
+)
 
 MAGIC = b"EUP1"
 KEYRING_MAGIC = b"EUK1"  # a keyring on its own, as tools/sign.py delegate writes it
 KEYRING_TAG = b"ECHONET-UPD-KR1"
 MANIFEST_TAG = b"ECHONET-UPD-MF1"
 HEAD = 8  # bytes of metadata that give its total size (metadata_size)
-FIRMWARE = "firmware"  # item name of a firmware image; every other name is a file path
 ANY = "*"  # in a delegation's product or board list: any
 MAX_KEYS = 16
 MAX_NAMES = 16
-
-
-class ManifestError(Exception):
-    """A refusal: .reason is one of the module's reason constants, .detail says more."""
-
-    def __init__(self, reason, detail=""):
-        super().__init__(reason + ": " + detail if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 class Delegation:
@@ -88,29 +85,6 @@ class Keyring:
             if k.key_id == kid:
                 return k
         return None
-
-
-class Manifest:
-    """What an update contains. items: list of (name, size, sha256); name is a path
-    relative to the application root, or FIRMWARE."""
-
-    def __init__(self, product, board, version, counter, expires, items):
-        self.product = product
-        self.board = board
-        self.version = version
-        self.counter = counter
-        self.expires = expires
-        self.items = items
-        # set by verify():
-        self.keyring: "Keyring | None" = None  # the Keyring that delegated the signer
-        self.signer: "Delegation | None" = None  # the signer's Delegation
-        self.metadata_size = 0
-
-    def payload_size(self):
-        n = 0
-        for item in self.items:
-            n += item[1]
-        return n
 
 
 def key_id(public_key):
@@ -221,18 +195,18 @@ def parse_manifest(body):
     counter, expires, n = r.fields(">IQH", 14)
     if not n:
         raise ManifestError(MALFORMED, "no items")
-    items = []
+    at = []
     last = b""
     for _ in range(n):
+        at.append(r.pos)
         raw = r.raw(r.u8())
         if raw <= last:
             raise ManifestError(MALFORMED, "items not in strictly ascending name order")
         last = raw
-        name = check_path(raw)
-        size = r.fields(">I", 4)[0]
-        items.append((name, size, r.raw(32)))
+        check_path(raw)
+        r.take(36)  # size:u32 sha256[32]
     r.end()
-    return Manifest(product, board, version, counter, expires, items)
+    return Manifest(product, board, version, counter, expires, Items(body, at))
 
 
 def metadata_size(head):
@@ -335,6 +309,8 @@ def verify(metadata, root_public_keys, product, board, now, stored_counter, keyr
     signatures_done(): called once both signatures are checked, before the manifest is
     parsed (update/receiver.py frees the Ed25519 code there: the peak heap of an update).
     """
+    if not isinstance(metadata, bytes):  # the Manifest reads its items from these bytes later:
+        metadata = bytes(metadata)  # a copy the caller cannot change once they are verified
     root_id, kbody, ksig, update_id, mbody, msig = split(metadata)
     ring = verify_keyring(root_id, kbody, ksig, root_public_keys, keyring_floor)
     signer = ring.find(update_id)
@@ -361,73 +337,6 @@ def verify(metadata, root_public_keys, product, board, now, stored_counter, keyr
     m.signer = signer
     m.metadata_size = len(metadata)
     return m
-
-
-class Payload:
-    """Checks the payload that follows the metadata against a verified Manifest, as
-    it streams by: each item must be exactly its size and hash to its SHA-256.
-
-        p = Payload(m)
-        for chunk in stream:
-            for index, piece in p.feed(chunk):   # piece: a memoryview into chunk
-                ...                              # write piece to item m.items[index]
-        p.finish()
-
-    feed() raises ManifestError(PAYLOAD) when an item ends with the wrong hash or bytes
-    follow the last item; finish() when the payload ended early. An item is known good
-    only once feed() has returned past its end: stage it, never install it before.
-    """
-
-    def __init__(self, manifest):
-        self.items = manifest.items
-        self.index = 0  # item being received
-        self.left = self.items[0][1] if self.items else 0
-        self.hash = hashlib.sha256()
-        self._skip_empty()
-
-    def _skip_empty(self):
-        while self.index < len(self.items) and self.left == 0:
-            self._close()
-
-    def _close(self):
-        if not equal(self.hash.digest(), self.items[self.index][2]):
-            raise ManifestError(PAYLOAD, "item %s has the wrong SHA-256" % self.items[self.index][0])
-        self.index += 1
-        self.hash = hashlib.sha256()
-        self.left = self.items[self.index][1] if self.index < len(self.items) else 0
-
-    def feed(self, data):
-        out = []
-        mv = memoryview(data)
-        p = 0
-        n = len(mv)
-        while p < n:
-            if self.index >= len(self.items):
-                raise ManifestError(PAYLOAD, "bytes after the last item")
-            take = n - p
-            if take > self.left:
-                take = self.left
-            piece = mv[p : p + take]
-            self.hash.update(piece)
-            out.append((self.index, piece))
-            p += take
-            self.left -= take
-            if not self.left:
-                self._close()
-                self._skip_empty()
-        return out
-
-    def skip_to(self, index):
-        """Resume at the start of item index: the items before it were checked in an earlier
-        session (an interrupted transfer); their bytes are not fed again."""
-        self.index = index
-        self.left = self.items[index][1] if index < len(self.items) else 0
-        self.hash = hashlib.sha256()
-        self._skip_empty()
-
-    def finish(self):
-        if self.index < len(self.items):
-            raise ManifestError(PAYLOAD, "payload ends inside item %s" % self.items[self.index][0])
 
 
 def check_package(package, root_public_keys, product, board, now, stored_counter, keyring_floor=0):

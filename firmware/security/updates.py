@@ -17,7 +17,7 @@ to the security event log.
 """
 from update.receiver import MAX_METADATA  # one bound for push and pull
 
-from security.manifest import ManifestError
+from security.payload import ManifestError
 
 
 class UpdateService:

@@ -43,8 +43,8 @@ def need_bytes(items, start, block=4096):
     """Room items[start:] take: each file rounded up to whole blocks, plus one block of
     metadata each (littlefs keeps a small file inline, so this errs on the safe side)."""
     n = 0
-    for _name, size, _digest in items[start:]:
-        n += (size + block - 1) // block * block + block
+    for i in range(start, len(items)):
+        n += (items[i][1] + block - 1) // block * block + block
     return n
 
 
@@ -57,8 +57,8 @@ class SlotWriter:
         self.items = items
         self.closed = first  # items before this one are complete on disk
         self.done_bytes = 0  # and their bytes
-        for item in items[:first]:
-            self.done_bytes += item[1]
+        for i in range(first):
+            self.done_bytes += items[i][1]
         self.index = -1
         self.f = None
 

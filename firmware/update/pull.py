@@ -14,7 +14,6 @@ CERT_REQUIRED and the server name checked: no other trust anchor, never unverifi
 import binascii
 import socket
 
-from security import manifest
 from update.receiver import MAX_METADATA
 
 CHUNK = 1024
@@ -148,6 +147,20 @@ def _read_exact(get, n):
     return bytes(buf)
 
 
+def _read_metadata(get):
+    """The package's metadata, its size checked before it is read into the heap. The
+    framing code (security/manifest.py) is imported here, not by the module: the receiver
+    drops it after verifying, and nothing here may keep it."""
+    from security import manifest
+
+    head = _read_exact(get, manifest.HEAD)
+    size = manifest.metadata_size(head)
+    if size > MAX_METADATA:
+        raise PullError("the package's metadata would be %d bytes, more than %d: not a package for this device"
+                        % (size, MAX_METADATA))
+    return head + _read_exact(get, size - manifest.HEAD)
+
+
 def pull(url, ca, receiver, now):
     """Download the package at url into receiver, verify and install it: the Manifest, or
     None when the package is what this device runs already. ManifestError for a package
@@ -160,12 +173,7 @@ def pull(url, ca, receiver, now):
     try:
         if get.first:
             raise PullError("the update server answered from byte %d, not from the start" % get.first)
-        head = _read_exact(get, manifest.HEAD)
-        size = manifest.metadata_size(head)
-        if size > MAX_METADATA:  # checked before anything is read into the heap
-            raise PullError("the package's metadata would be %d bytes, more than %d: not a package for this device"
-                            % (size, MAX_METADATA))
-        meta = head + _read_exact(get, size - manifest.HEAD)
+        meta = _read_metadata(get)
         if receiver.installed(meta):
             return None
         offset = receiver.start(meta, now)
@@ -216,7 +224,7 @@ async def task(cfg, wall, log, restart):
     while True:
         # imported afresh each time: the secure channel drops these modules between uses,
         # and the refusal caught must be the class the receiver raises now
-        from security.manifest import ManifestError
+        from security.payload import ManifestError
         from update.receiver import Receiver
 
         try:

@@ -25,19 +25,19 @@ metadata starts over. Memory: one item's hash, a 4 KB flash block buffer (firmwa
 import hashlib
 import os
 
-from security import manifest
-from security.manifest import ManifestError
+from security.payload import FIRMWARE, PAYLOAD, ManifestError, Payload
 from update import PRODUCT, board, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for pyright; at run time each loads only for its kind of package
+    from security.payload import Manifest
     from update.files import SlotWriter
     from update.image import ImageWriter
 
 MAX_METADATA = 8192  # bytes: a package's metadata is held whole while it is checked
 CHECKPOINT = 65536  # firmware: bytes between two saves of the progress record
 
-# reasons beside security.manifest's
+# reasons beside security.payload's
 NO_SPACE = "too little space"
 NO_ROOT = "no root key"
 BUSY = "update waiting for confirmation"
@@ -58,6 +58,25 @@ def _drop_ed25519():
     drop("security.ed25519", "security.sha512")
 
 
+def _verify(metadata, roots, product, board_name, now, rec):
+    """The verified Manifest; the parser and verifier (security/manifest.py) are dropped
+    again before it returns, so staging and writing run without their code in the heap.
+    The Manifest keeps no object of that module (which would keep its code alive)."""
+    from security import manifest
+
+    try:
+        m = manifest.verify(metadata, roots, product, board_name, now, rec["counter"], rec["keyring"], _drop_ed25519)
+    finally:
+        _drop_ed25519()
+        manifest = None
+        from unload import drop
+
+        drop("security.manifest")
+    m.keyring_counter = m.keyring.counter if m.keyring else 0
+    m.keyring = m.signer = None
+    return m
+
+
 def root_keys():
     """The root public keys built into this firmware (tools/build.py writes update/keys.py)."""
     from update import keys
@@ -76,8 +95,8 @@ class Receiver:
 
     def _clear(self):
         # the transfer under way; None between transfers (start() sets them all)
-        self.m: "manifest.Manifest" = None  # pyright: ignore[reportAttributeAccessIssue]
-        self.payload: "manifest.Payload | None" = None
+        self.m: "Manifest" = None  # pyright: ignore[reportAttributeAccessIssue]
+        self.payload: "Payload | None" = None
         self.sink: "SlotWriter | ImageWriter | None" = None
         self.rec: "dict | None" = None
         self.digest = ""  # SHA-256 of the metadata, hex
@@ -107,15 +126,10 @@ class Receiver:
         if rec["pending"]:
             v = rec["pending"]["version"]
             raise UpdateError(BUSY, "version %s is installed and not yet confirmed: restart the node first" % v)
-        try:
-            m = manifest.verify(
-                metadata, self.roots, self.product, self.board, now, rec["counter"], rec["keyring"], _drop_ed25519
-            )
-        finally:
-            _drop_ed25519()
+        m = _verify(metadata, self.roots, self.product, self.board, now, rec)
         firmware = False
         for item in m.items:
-            if item[0] == manifest.FIRMWARE:
+            if item[0] == FIRMWARE:
                 firmware = True
         if firmware and len(m.items) > 1:
             raise UpdateError(UNSUPPORTED, "a package holds a firmware image or application files, not both")
@@ -130,7 +144,7 @@ class Receiver:
         self.rec = rec
         self.total = m.payload_size()
         self.offset = rec["stage"]["done"]
-        self.payload = manifest.Payload(m)
+        self.payload = Payload(m)
         self.sink = sink
         sink.resume(self.offset, self.payload)
         return self.offset
@@ -247,12 +261,11 @@ class Receiver:
         bad = sink.verify()  # every byte again, as storage holds it
         if bad:
             self._give_up()
-            raise ManifestError(manifest.PAYLOAD, "staged %s does not match the manifest" % bad)
-        k = m.keyring
+            raise ManifestError(PAYLOAD, "staged %s does not match the manifest" % bad)
         p = {
             "kind": rec["stage"]["kind"],
             "counter": m.counter,
-            "keyring": k.counter if k else 0,
+            "keyring": m.keyring_counter,
             "version": m.version,
             "meta": self.digest,
             "label": rec["stage"]["slot"],
