@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 # make sim settings
 ADDR ?= 127.0.0.1
-HEAP ?= 192K
+HEAP ?= 256K
 STATE ?= state
 SPEED ?= 1
 LEGACY_WRITE ?=

@@ -128,6 +128,8 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
         % (ep.addr, eojs, update.version(state_dir), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
     # up and announced: the health check a trial update waits for (update/__init__.py)
     confirmed = update.confirm_if_trial(state_dir)
+    update = None  # pyright: ignore[reportAssignmentType]
+    drop("update", "update.state")  # needed again only by an update, which loads them
     if confirmed:
         log("update %s confirmed" % confirmed)
         if sec:
@@ -177,9 +179,12 @@ def _boot(path):
         drop("startup", "drready.registry")
     gc.collect()
     try:
-        return cfg, node, ep, clock, boot.attach(pre, node, identity, clock)
+        sec = boot.attach(pre, node, identity, clock)
     finally:
         drop("security.boot", "echonet.identity")
+    if sec.server is None:  # unprovisioned: the secure channel's code is not needed
+        drop("security.channel", "security.controllers")
+    return cfg, node, ep, clock, sec
 
 
 def settings(cfg, node, clock):

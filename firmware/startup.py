@@ -12,7 +12,7 @@ from echonet.objects import NodeProfile
 from hal import store
 from hal.clock import Clock
 from hal.udp import Endpoint, ip_bytes
-from security.channel import MAX_SESSIONS, SECURE_PORT
+from security import MAX_SESSIONS, SECURE_PORT
 
 DR_TIMEOUT_S = 3600  # config dr_timeout_s: simulated seconds with no Set to an object; 0 = never
 

@@ -66,8 +66,10 @@ WARMUP = 300
 WINDOW = 16  # requests in flight in the pipelined shape
 HEAP = "100K"
 BIG_HEAP = "256K"  # for the figures of a configuration that does not fit in HEAP
-RUN_HEAP = "192K"  # round trips: node and echo with make sim's heap, so GC work is what a user sees
-SMALL_HEAP = "100K"  # the node unprovisioned (no secure channel): the ECHONET core alone
+RUN_HEAP = "256K"  # round trips: node and echo with make sim's heap, so GC work is what a user sees
+# the heaps the issues name for the node unprovisioned (no secure channel: the ECHONET core)
+SMALL_HEAPS = ((("battery",), "64K"), (None, "96K"))  # None: every registry class
+MIN_HEAP_RANGE = (32, 320)  # KB: the smallest-heap search looks between these
 RECV_TIMEOUT = 2.0  # seconds; a reply later than this counts as lost
 START_TIMEOUT = 20.0
 
@@ -450,14 +452,15 @@ def heap_figures(state, addr, objects, classes, log):
     return figs
 
 
-def small_heap_run(net, tmp, objects, log):
-    """Boot the real node with SMALL_HEAP, check its answers, put it under both loads.
+def small_heap_run(net, tmp, objects, heap, log, load=True):
+    """Boot the real node with heap, check its answers and (load) put it under both loads.
 
-    Returns {"objects", "boots" (READY printed), "ok" (answered every Get), "ready", "answered", "error"}."""
+    Returns {"objects", "heap", "boots" (READY printed), "ok" (answered every Get), "ready", "answered", "error"}."""
     addr = net + str(H_SMALL)
-    node = start_node("node (%s heap)" % SMALL_HEAP, addr, os.path.join(tmp, "small-" + "-".join(objects)), SMALL_HEAP, objects)
+    state = os.path.join(tmp, "small-%s-%s" % (heap, "-".join(objects)))
+    node = start_node("node (%s heap)" % heap, addr, state, heap, objects)
     client = None
-    res = {"objects": objects, "boots": False, "ok": False, "answered": 0, "ready": "", "error": ""}
+    res = {"objects": objects, "heap": heap, "boots": False, "ok": False, "answered": 0, "ready": "", "error": ""}
 
     def last_words():
         """Why the node stopped: its last line (the unix port prints tracebacks on stdout)."""
@@ -479,11 +482,11 @@ def small_heap_run(net, tmp, objects, log):
         check_reply(client, EPCS_1, 0x72, node.name)
         check_reply(client, EPCS_4, 0x72, node.name)
         lost = 0
-        for shape, _ in SHAPES:
+        for shape, _ in SHAPES if load else ():
             for fr in (frames(EPCS_1), frames(EPCS_4)):
                 client.drain()
                 lost += run_block(client, shape, fr, PER_BLOCK)[1]
-        res["answered"] = 4 * PER_BLOCK - lost
+        res["answered"] = (4 * PER_BLOCK if load else 0) - lost
         res["ok"] = node.alive() and lost == 0
         if not node.alive():
             res["error"] = "stopped under load: " + last_words()
@@ -496,15 +499,34 @@ def small_heap_run(net, tmp, objects, log):
         if client:
             client.close()
         node.stop()
-    log(
-        "  %s heap, objects %s: %s"
-        % (
-            SMALL_HEAP,
-            ",".join(objects),
-            "boots and answers" if res["ok"] else ("boots, then " if res["boots"] else "") + "FAILS: " + res["error"],
+        shutil.rmtree(state, ignore_errors=True)
+    if load:
+        log(
+            "  %s heap, objects %s: %s"
+            % (
+                heap,
+                ",".join(objects),
+                "boots and answers" if res["ok"] else ("boots, then " if res["boots"] else "") + "FAILS: " + res["error"],
+            )
         )
-    )
     return res
+
+
+def smallest_heap(net, tmp, objects, log):
+    """The smallest heap (KB, 2K steps) in which the unprovisioned node boots and answers
+    a 1- and a 4-EPC Get, by bisection over MIN_HEAP_RANGE: a fragmented heap is not quite
+    monotonic, so the figure is good to a few KB. None if it fails at the top of the range."""
+    lo, hi = MIN_HEAP_RANGE
+    if not small_heap_run(net, tmp, objects, "%dK" % hi, log, load=False)["ok"]:
+        return None
+    while hi - lo > 2:
+        mid = (lo + hi) // 2 // 2 * 2
+        if small_heap_run(net, tmp, objects, "%dK" % mid, log, load=False)["ok"]:
+            hi = mid
+        else:
+            lo = mid
+    log("  smallest heap, objects %s: %dK" % (",".join(objects), hi))
+    return hi
 
 
 # -- machine facts ------------------------------------------------------------------
@@ -628,8 +650,9 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
                 "`gc.collect()` then `gc.mem_alloc()` at start, after importing app, every module it uses and the",
                 "configured classes, and after building and starting the node as `app.serve` does (identity, Endpoint,",
                 "`app.build`, `node.start`) without entering the receive loop. Runtime state = after boot − after imports.",
-                "The %s check starts the real node with that heap, checks its 1- and 4-EPC answers and puts" % SMALL_HEAP,
-                "%d Gets through it in both shapes." % (4 * PER_BLOCK),
+                "The small-heap checks start the real node (unprovisioned) with the heap the issues name, check its",
+                "1- and 4-EPC answers and put %d Gets through it in both shapes; the smallest heap is found by" % (4 * PER_BLOCK),
+                "bisection (2K steps) on booting and answering those two Gets.",
             )
         )
     )
@@ -687,17 +710,18 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
             tgt = "≤ %d %s" % (MAX_STATE_BYTES, verdict(state is not None and state <= MAX_STATE_BYTES))
         w("| %s (%s) | %s | %s | %s | %s | %s | %s |" % ((label, " ".join(h["objects"])) + figs + (tgt, h.get("note", ""))))
     w("")
-    w("## %s heap" % SMALL_HEAP)
+    w("## Small heaps (the node unprovisioned: no secure channel)")
     w("")
-    w("| objects | boots (READY) | answers Gets | READY line or error | target |")
-    w("|---|---|---|---|---|")
+    w("| objects | heap | boots (READY) | answers Gets | READY line or error | target | smallest heap it boots and answers in |")
+    w("|---|---|---|---|---|---|---:|")
     for s in small:
-        tgt = verdict(s["ok"]) if s["objects"] == ["battery"] else ""
         answers = "yes, %d of %d" % (s["answered"], 4 * PER_BLOCK) if s["ok"] else "**no**"
         detail = s["ready"] if s["ok"] else s["error"]
+        least = "%dK" % s["smallest"] if s["smallest"] else "more than %dK" % MIN_HEAP_RANGE[1]
         w(
-            "| %s | %s | %s | %s | %s |"
-            % (" ".join(s["objects"]), "yes" if s["boots"] else "**no**", answers, detail.replace("|", "/"), tgt)
+            "| %s | %s | %s | %s | %s | %s | %s |"
+            % (" ".join(s["objects"]), s["heap"], "yes" if s["boots"] else "**no**", answers, detail.replace("|", "/"),
+               verdict(s["ok"]), least)
         )
     w("")
     w("## Signed updates: crypto (`-X heapsize=%s`, modules as .mpy)" % CRYPTO_HEAP)
@@ -756,9 +780,11 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
             battery_state is not None and battery_state <= MAX_STATE_BYTES,
         )
     )
-    rows.append(
-        ("node boots and answers in HEAP=%s (battery)" % SMALL_HEAP, "yes", "yes" if small[0]["ok"] else "no", small[0]["ok"])
-    )
+    for s in small:
+        what = "battery" if s["objects"] == ["battery"] else "all %d objects" % len(s["objects"])
+        least = " (smallest: %s)" % ("%dK" % s["smallest"] if s["smallest"] else "?")
+        rows.append(("node, unprovisioned, boots and answers in HEAP=%s (%s)" % (s["heap"], what), "yes",
+                     ("yes" if s["ok"] else "no") + least, s["ok"]))
     if "error" not in crypto:
         ms = float(crypto["ED25519 verify_ms"])
         name = "Ed25519 verify under the unix port, %s heap" % CRYPTO_HEAP
@@ -894,9 +920,12 @@ def run(args):
                 crypto["tls"]["handshake_ms"], crypto["tls"]["get_ms"], crypto["tls"]["per_session"]))
         except (RuntimeError, OSError, ValueError) as e:
             crypto["tls"] = {"error": str(e).splitlines()[0]}
-        small = [small_heap_run(net, tmp, ["battery"], log)]
-        if classes != ["battery"]:
-            small.append(small_heap_run(net, tmp, classes, log))
+        small = []
+        for objects, size in SMALL_HEAPS:
+            objects = list(objects or classes)
+            res = small_heap_run(net, tmp, objects, size, log)
+            res["smallest"] = smallest_heap(net, tmp, objects, log)
+            small.append(res)
 
         # round trips: pin ourselves, then start the servers (they pin themselves before exec)
         os.sched_setaffinity(0, {CORE})

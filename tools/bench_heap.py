@@ -29,20 +29,17 @@ start = gc.mem_alloc()
 
 import json  # noqa: E402
 
-import update  # noqa: E402, F401
-
+# not the secure channel (an unprovisioned node drops it at boot), nor update (dropped at READY)
 import app  # noqa: E402  (the serve loop; startup.py is loaded and dropped by app._boot)
 import drready.clock  # noqa: E402, F401  (the modules the running node keeps)
 import echonet.node  # noqa: E402, F401
 import echonet.objects  # noqa: E402, F401
 import echonet.persist  # noqa: E402, F401
-import hal.button  # noqa: E402, F401  (the security services every node runs)
+import hal.button  # noqa: E402, F401  (and the security services every node runs below)
 import hal.clock  # noqa: E402, F401
 import hal.store  # noqa: E402, F401
 import hal.udp  # noqa: E402, F401
 import security.audit  # noqa: E402, F401
-import security.channel  # noqa: E402, F401
-import security.controllers  # noqa: E402, F401
 import security.enroll  # noqa: E402, F401
 import security.eventlog  # noqa: E402, F401
 from drready import registry  # noqa: E402

@@ -33,7 +33,7 @@ if ROOT not in sys.path:
 from tools import secure, setupcode  # noqa: E402
 
 ROUNDS = 30
-HEAP = "192K"  # make sim's default
+HEAP = "256K"  # make sim's default
 CODE_RE = re.compile(r"^\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-[0-9A-Z])$", re.M)
 
 

@@ -21,7 +21,7 @@ MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 from drready.registry import CLASSES  # noqa: E402  (plain data, imports on CPython too)
 
-DEFAULT_OBJECTS = ["battery"]
+DEFAULT_OBJECTS = list(CLASSES)  # every DRready class: what a HEMS developer tests against
 RESTART = 4  # firmware/app.py RESTART: the node wants to be started again (a board resets)
 
 
@@ -33,7 +33,7 @@ def fail(msg):
 def parse(argv):
     ap = argparse.ArgumentParser(prog="make sim", description=__doc__)
     ap.add_argument("--addr", default="127.0.0.1", help="IPv4 address to bind (default 127.0.0.1)")
-    ap.add_argument("--heap", default="192K", help="MicroPython heap, e.g. 256K (default 192K)")
+    ap.add_argument("--heap", default="256K", help="MicroPython heap, e.g. 192K (default 256K)")
     ap.add_argument("--state", default=os.path.join(ROOT, "state"), help="directory for persistent state")
     ap.add_argument("--speed", default="1", help="simulated seconds per real second (default 1)")
     ap.add_argument("--legacy-write", default="", help="comma-separated addresses allowed to Set over plain UDP")
@@ -41,7 +41,7 @@ def parse(argv):
                     help="seconds to wait after a first wrong setup code, doubling with each (default 1; 0 for tests)")
     ap.add_argument("--firmware", default=FIRMWARE,
                     help="the compiled firmware to run (default build/firmware; e.g. a build with update root keys)")
-    ap.add_argument("--objects", default="", help="comma-separated device objects, or 'all' (default: battery)")
+    ap.add_argument("--objects", default="", help="comma-separated device objects, or 'all' (the default)")
     return ap.parse_args(argv)
 
 

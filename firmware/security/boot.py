@@ -6,7 +6,7 @@ import sys
 
 import app
 from hal import store
-from security.channel import MAX_SESSIONS, SECURE_PORT
+from security import MAX_SESSIONS, SECURE_PORT
 
 
 def _read(path):
@@ -60,10 +60,7 @@ def attach(pre, node, identity, clock):
     channel (Get only) and says why."""
     from hal.button import Presses
     from hal.clock import wall
-    from hal.udp import peer_ip
     from security.audit import Audit
-    from security.channel import SecureServer
-    from security.controllers import Controllers
     from security.enroll import Enrollment
     from security.eventlog import EventLog
 
@@ -90,6 +87,10 @@ def attach(pre, node, identity, clock):
                 "(tools/provision.py), until then it serves Get only" % ident)
         audit.event("boot", "unprovisioned: secure channel off")
         return app.Security(state, None, audit, enrollment, presses)
+    from hal.udp import peer_ip
+    from security.channel import SecureServer
+    from security.controllers import Controllers
+
     controllers = Controllers(state + "/controllers.json", store)
     sec = app.Security(state, None, audit, enrollment, presses)
     control_args = (identity.unique.hex(), enrollment, audit, store, state, clock.real_ms, wall, sec.request_restart)

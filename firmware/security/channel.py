@@ -31,18 +31,17 @@ import hashlib
 import json
 from struct import pack, unpack
 
+from security import SECURE_PORT
 from security.controllers import fp_hex
 
-SECURE_PORT = 3611
 # modules only management loads (security/control.py and what an update needs); dropped
 # again when the last session ends
 _MANAGEMENT = ("security.control", "security.updates", "update.receiver", "update.files", "update.image",
-               "update.state", "security.manifest", "security.ed25519", "security.sha512")
+               "update.state", "security.manifest", "security.payload", "security.ed25519", "security.sha512")
 _IPPROTO_TCP, _TCP_NODELAY = 6, 1  # the same on Linux and lwIP; MicroPython's socket lacks the names
 # ECDHE (forward secrecy) with the device's ECDSA key, and AEAD records only
 CIPHERS = ["TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"]
 MAX_MSG = 1536
-MAX_SESSIONS = 2
 HANDSHAKE_S = 10  # the first message must arrive this soon after connecting
 IDLE_S = 300  # a silent session of an enrolled controller is closed
 GUEST_IDLE_S = 30  # ... of anyone else; and when every slot is taken, the oldest of these goes

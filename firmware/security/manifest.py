@@ -334,6 +334,7 @@ def verify(metadata, root_public_keys, product, board, now, stored_counter, keyr
     if m.counter < stored_counter:
         raise ManifestError(ROLLBACK, "security counter %d is below %d" % (m.counter, stored_counter))
     m.keyring = ring
+    m.keyring_counter = ring.counter
     m.signer = signer
     m.metadata_size = len(metadata)
     return m

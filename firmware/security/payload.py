@@ -45,6 +45,7 @@ class Manifest:
         # set by verify():
         self.keyring: "Keyring | None" = None  # the Keyring that delegated the signer
         self.signer: "Delegation | None" = None  # the signer's Delegation
+        self.keyring_counter = 0  # keyring.counter, kept when keyring is let go
         self.metadata_size = 0
 
     def payload_size(self):

@@ -72,7 +72,6 @@ def _verify(metadata, roots, product, board_name, now, rec):
         from unload import drop
 
         drop("security.manifest")
-    m.keyring_counter = m.keyring.counter if m.keyring else 0
     m.keyring = m.signer = None
     return m
 

@@ -24,7 +24,7 @@ FIRMWARE_MAIN = os.path.join(ROOT, "build", "firmware", "main.py")
 _VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
 PYTHON = _VENV_PY if os.path.exists(_VENV_PY) else sys.executable
 
-HEAP = "192K"  # make sim's default: the secure node with one object, room for an update (README, Memory)
+HEAP = "256K"  # make sim's default: the secure node with all five objects, room for an update (README, Memory)
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 
