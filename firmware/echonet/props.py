@@ -50,10 +50,6 @@ def find(tbl, epc):
     return -1
 
 
-
-
-
-
 def _int(size, signed, b):
     return struct.unpack(_FMT[size - 1 + 4 * signed], b)[0]
 
@@ -64,8 +60,6 @@ def num_limits(rec):
     signed = rec[5]
     vals = [_int(4, signed, rec[i : i + 4]) for i in range(6, len(rec), 4)]
     return size, signed, vals[0], vals[1], vals[2:]
-
-
 
 
 def encode_int(rec, value):
