@@ -72,6 +72,10 @@ class Node:
         self._out = out if out is not None else bytearray(MAX_FRAME)
         self._view = memoryview(self._out)
         self.tid = 0
+        # what _get_part and _set_part leave besides the reply's end: attributes rather
+        # than a returned tuple, as every tuple is an allocation on the Get path
+        self._end = 0
+        self._ok = True
         self.objects = {profile.eoj: profile}
         for d in devices:
             self.objects[d.eoj] = d
@@ -155,10 +159,8 @@ class Node:
         if st.sets != sets:  # only an accepted Set changes values between ticks
             self.flush()
 
-    def _targets(self, deoj):
-        obj = self.objects.get(deoj)
-        if obj is not None:
-            return (obj,)
+    def _instances(self, deoj):
+        """The objects instance code 0 of deoj addresses (none for an unknown instance)."""
         if deoj & 0xFF:
             return ()
         if deoj == _NODE_ALL:
@@ -186,7 +188,12 @@ class Node:
         if end != n:
             st.malformed += 1
             return
-        targets = self._targets((data[7] << 16) | (data[8] << 8) | data[9])
+        deoj = (data[7] << 16) | (data[8] << 8) | data[9]
+        obj = self.objects.get(deoj)
+        if obj is not None:  # one object: the usual case, served without a list
+            self._serve(obj, data, esv, src, now)
+            return
+        targets = self._instances(deoj)
         if not targets:
             st.ignored += 1
             return
@@ -206,21 +213,24 @@ class Node:
         out[8] = data[5]
         out[9] = data[6]
         if esv == _GET:  # the hot path: straight through
-            _, n, ok = self._get_part(obj, data, 11, 11)
-            out[10] = _GET_RES if ok and data[11] else _GET_SNA
+            n = self._get_part(obj, data, 11, 11)
+            out[10] = _GET_RES if self._ok and data[11] else _GET_SNA
             self.stats.replies += 1
             self.send(src, self._view[:n])
             return
         if esv == _SETI or esv == _SETC or esv == _SETGET:
             asked = data[11]
-            i, n, ok = self._set_part(obj, data, src, now)
+            n = self._set_part(obj, data, src, now)
+            ok = self._ok
             if esv == _SETGET:  # then the Get part, OPCGet at data[i]
+                i = self._end
                 asked += data[i]
-                _, n, got = self._get_part(obj, data, i, n)
-                ok = got and ok
+                n = self._get_part(obj, data, i, n)
+                ok = self._ok and ok
         else:
             asked = data[11]
-            _, n, ok = self._get_part(obj, data, 11, 11, esv == _INFC)
+            n = self._get_part(obj, data, 11, 11, esv == _INFC)
+            ok = self._ok
         if not asked:
             ok = False  # OPC=0 asks for nothing: answer the SNA so the requester need not wait
         if esv == _INFC:
@@ -237,9 +247,9 @@ class Node:
         self.send(None if esv_out == _INF else src, self._view[:n])
 
     def _get_part(self, obj, data, i, n, echo_only=False):
-        """Answer the Get-type properties whose OPC is data[i], writing from out[n]:
-        (offset after them in data, end of the reply, all ok). echo_only: every EPC with
-        PDC=0 (INFC_Res)."""
+        """Answer the Get-type properties whose OPC is data[i], writing from out[n].
+        Returns the end of the reply; self._end is then the offset after them in data,
+        self._ok whether all were served. echo_only: every EPC with PDC=0 (INFC_Res)."""
         out = self._out
         opc = data[i]
         out[n] = opc
@@ -262,11 +272,13 @@ class Node:
                 out[n + 1] = m
                 out[n + 2 : n + 2 + m] = v
                 n += 2 + m
-        return i, n, ok
+        self._end = i
+        self._ok = ok
+        return n
 
     def _set_part(self, obj, data, src, now):
-        """Carry out the Set-type properties whose OPC is data[11]: (offset after them in
-        data, end of the reply, all ok)."""
+        """Carry out the Set-type properties whose OPC is data[11]. Returns the end of
+        the reply; self._end and self._ok as for _get_part."""
         out = self._out
         opc = data[11]
         out[11] = opc
@@ -310,4 +322,6 @@ class Node:
                     self.event("set %s %06X %02X=%s" % (why, obj.eoj, e, v.hex()))
         if audit and done is not None and opc:
             audit(src, obj.eoj, allowed, ok, " ".join(done))
-        return i, n, ok
+        self._end = i
+        self._ok = ok
+        return n
