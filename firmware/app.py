@@ -30,7 +30,8 @@ class Restart(Exception):
 
 
 class Security:
-    """The security services startup made: server None when the device is not provisioned."""
+    """The security services startup made: server and enrollment None when the device is
+    not provisioned (controllers enroll over the secure channel)."""
 
     def __init__(self, state_dir, server, audit, enrollment, presses):
         self.state_dir = state_dir
@@ -98,10 +99,13 @@ async def _button(sec, clock):
     while True:
         await asyncio.sleep_ms(POLL_MS)
         kind = sec.presses.poll(clock.real_ms())
-        if kind == SHORT:
-            sec.enrollment.open_window(clock.real_ms())
+        enrollment = sec.enrollment
+        if kind == SHORT and enrollment is None:
+            log("no commissioning window: the secure channel is off until this device is provisioned")
+        elif kind == SHORT:
+            enrollment.open_window(clock.real_ms())
             sec.audit.event("window-open", "button")
-            log("commissioning window open for %d s" % sec.enrollment.window_left(clock.real_ms()))
+            log("commissioning window open for %d s" % enrollment.window_left(clock.real_ms()))
         elif kind == LONG:
             from security.reset import factory_reset
 
@@ -119,7 +123,7 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     if sec and sec.server:
         await sec.server.start(ep.addr)
         log("SECURE %s:%d device %s" % (ep.addr, sec.server.port, sec.server.fingerprint))
-    if sec and sec.enrollment.window_left(clock.real_ms()):
+    if sec and sec.enrollment and sec.enrollment.window_left(clock.real_ms()):
         log("commissioning window open for %d s" % sec.enrollment.window_left(clock.real_ms()))
     node.start(clock.now())
     gc.collect()

@@ -40,7 +40,6 @@ import hal.clock  # noqa: E402, F401
 import hal.store  # noqa: E402, F401
 import hal.udp  # noqa: E402, F401
 import security.audit  # noqa: E402, F401
-import security.enroll  # noqa: E402, F401
 import security.eventlog  # noqa: E402, F401
 from drready import registry  # noqa: E402
 

@@ -61,18 +61,12 @@ def attach(pre, node, identity, clock):
     from hal.button import Presses
     from hal.clock import wall
     from security.audit import Audit
-    from security.enroll import Enrollment
     from security.eventlog import EventLog
 
     cfg, ident, cert, key, contexts = pre
     state = cfg.get("state_dir", ".")
     audit = Audit(EventLog(state, wall))
     node.audit = audit.set_request
-    try:  # a code rotated in use (state) replaces the label's (identity)
-        verifier = store.load(state + "/setup.json") or store.load(ident + "/setup.json")
-        enrollment = Enrollment(verifier, state + "/enroll.json", store, _setting(cfg, "enroll_backoff_s", 1, 0, 3600))
-    except ValueError:
-        raise app.ConfigError("setup.json in %s or %s is damaged: provision this device again" % (state, ident))
     button = None
     if sys.platform != "linux":
         from hal import board
@@ -83,10 +77,18 @@ def attach(pre, node, identity, clock):
             app.log("board.json: %s" % e)
     presses = Presses(button, state)
     if contexts is None or cert is None:
+        # enrollment runs over the secure channel: without it, its code is not even loaded
         app.log("secure channel off: no device certificate and key in %s; provision this device "
                 "(tools/provision.py), until then it serves Get only" % ident)
         audit.event("boot", "unprovisioned: secure channel off")
-        return app.Security(state, None, audit, enrollment, presses)
+        return app.Security(state, None, audit, None, presses)
+    from security.enroll import Enrollment
+
+    try:  # a code rotated in use (state) replaces the label's (identity)
+        verifier = store.load(state + "/setup.json") or store.load(ident + "/setup.json")
+        enrollment = Enrollment(verifier, state + "/enroll.json", store, _setting(cfg, "enroll_backoff_s", 1, 0, 3600))
+    except ValueError:
+        raise app.ConfigError("setup.json in %s or %s is damaged: provision this device again" % (state, ident))
     from hal.udp import peer_ip
     from security.channel import SecureServer
     from security.controllers import Controllers

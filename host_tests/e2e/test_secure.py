@@ -468,6 +468,12 @@ def test_an_unprovisioned_device_says_why_its_secure_channel_is_off(address_pool
             socket.create_connection((addr, secure.SECURE_PORT), 2, source_address=(ctrl, 0))
         with enl.RawController(ctrl) as c:  # plain reads still work
             assert c.request(addr, BATTERY, enl.GET, [(0x80, b"")]).esv == enl.GET_RES
+        # the button cannot open a commissioning window: there is no channel to enroll over
+        start = len(proc.lines)
+        subprocess.run([PYTHON, PRESS, "--state", state, "short"], check=True, capture_output=True)
+        proc.wait_for("no commissioning window: the secure channel is off", 5, start=start)
+        with enl.RawController(ctrl) as c:
+            assert c.request(addr, BATTERY, enl.GET, [(0x80, b"")]).esv == enl.GET_RES
     finally:
         rc = proc.stop(signal.SIGINT)
     assert rc == 0 and "STOPPED" in proc.lines
