@@ -23,6 +23,11 @@ _GET_SNA = const(0x52)
 _INFC_RES = const(0x7A)
 _NODE_ALL = const(0x0EF000)  # instance 0 of the node profile class
 MAX_FRAME = const(1024)  # frame size cap: uecho-go reads at most 1024 bytes
+# the audit record of a Set names this many properties, with at most _AUDIT_EDT bytes of
+# each value: the event log keeps 120 characters of it, and a request of 255 properties
+# must not need kilobytes of heap to be answered
+_AUDIT_EPCS = const(8)
+_AUDIT_EDT = const(16)
 
 
 class Stats:
@@ -300,8 +305,8 @@ class Node:
             i = j
             rec = obj.spec(e) if allowed else None
             out[n] = e
-            if done is not None:
-                done.append("%02X=%s" % (e, v.hex()))
+            if done is not None and len(done) < _AUDIT_EPCS:
+                done.append("%02X=%s" % (e, v[:_AUDIT_EDT].hex()))
             if rec is not None and rec[1] & SET and valid(rec, v) and obj.accept(e, v, now):
                 obj.put(e, v)
                 obj.was_set(e, now)
@@ -321,6 +326,8 @@ class Node:
                     why = "not allowed" if not allowed else "refused"
                     self.event("set %s %06X %02X=%s" % (why, obj.eoj, e, v.hex()))
         if audit and done is not None and opc:
+            if opc > len(done):
+                done.append("+%d more" % (opc - len(done)))
             audit(src, obj.eoj, allowed, ok, " ".join(done))
         self._end = i
         self._ok = ok

@@ -41,11 +41,11 @@ async def _cpython_readable(sock):  # CPython, for host tools and tests
 _readable = _mp_readable if _core else _cpython_readable
 
 
-# Largest datagram read whole; a longer one arrives truncated and is dropped as malformed.
-# ECHONET Lite frames stay far below this (replies are capped at 1024 bytes too), and a
-# smaller read buffer is easier to find in a fragmented 64 KB heap.
+# Largest datagram the node takes (echonet.node.MAX_FRAME; replies are capped there too).
+# Reads ask for one byte more: recvfrom cuts a longer datagram silently, and the byte over
+# is what tells the node that it was too long, so it drops it rather than serve its start.
 MAX_DATAGRAM = 1024
-_LEAN_DATAGRAM = 256  # still holds any request this node can accept
+_LEAN_DATAGRAM = 256  # when the heap has no room for a full read: most requests still fit
 
 
 def ip_bytes(addr):
@@ -142,17 +142,19 @@ class Endpoint:
             return False
 
     async def recv(self, sock, size=MAX_DATAGRAM):
-        """The next datagram: (data, source address)."""
+        """The next datagram: (data, source address). One longer than size comes back
+        with size + 1 bytes, or empty, and the node drops either as malformed."""
         while True:
             # wait first: recvfrom allocates its buffer even when nothing is there
             await _readable(sock)  # pyright: ignore[reportGeneralTypeIssues] (MicroPython awaits generators)
             try:
                 try:
-                    return sock.recvfrom(size)
+                    return sock.recvfrom(size + 1)
                 except MemoryError:
-                    # a fragmented heap has no room for the full buffer: read what fits (a
-                    # longer datagram is then dropped as truncated) rather than stop the node
-                    return sock.recvfrom(_LEAN_DATAGRAM)
+                    # a fragmented heap has no room for the full buffer: read what fits
+                    # rather than stop the node; a datagram cut short is passed on empty
+                    data, src = sock.recvfrom(_LEAN_DATAGRAM + 1)
+                    return (data if len(data) <= _LEAN_DATAGRAM else b""), src
             except OSError as e:
                 if e.args[0] != errno.EAGAIN:
                     raise

@@ -166,3 +166,25 @@ def test_boot_announces_instance_list():
     out = net.take()
     assert len(out) == 1 and out[0][0] is None
     assert out[0][1][4:] == h("0EF001 0EF001 73 01 D5 04 01 027D01")
+
+
+def audited(allow, text):
+    node, net = make_node(allow=allow)
+    records = []
+    node.audit = lambda src, eoj, allowed, ok, props: records.append((src, eoj, allowed, ok, props))
+    request(node, net, text)
+    return records
+
+
+def test_each_set_request_is_audited_once_with_what_it_asked():
+    assert audited(True, "1081 0005 05FF01 027D01 61 02 DA 01 42 DA 01 99") == [
+        (SRC, 0x027D01, True, False, "DA=42 DA=99")
+    ]
+    assert audited(False, "1081 0006 05FF01 027D01 60 01 DA 01 42") == [(SRC, 0x027D01, False, False, "DA=42")]
+
+
+def test_the_audit_of_a_large_set_is_bounded():
+    # 20 properties, one with a 17-byte value: the record names 8 of them, values cut at 16 bytes
+    body = "81 11 " + "01" * 17 + " " + "DA 01 42 " * 19
+    records = audited(True, "1081 0007 05FF01 027D01 61 14 " + body)
+    assert records == [(SRC, 0x027D01, True, True, "81=" + "01" * 16 + " DA=42" * 7 + " +12 more")]
