@@ -18,6 +18,12 @@ STANDBY = 0x44
 AUTO = 0x46
 # the modes this appliance carries out; the others are valid codes it refuses (SNA)
 SUPPORTED_MODES = (RAPID_CHARGE, CHARGE, DISCHARGE, STANDBY, AUTO)
+# 0xC1 / 0xC2 charging and discharging methods it carries out: at its maximum power, or at
+# the power 0xEB / 0xEC designates. Surplus charging, load-following discharge and a
+# designated current need measurements this model has not: refused (SNA), never ignored
+MAXIMUM = 0x01
+DESIGNATED = 0x03
+SUPPORTED_METHODS = (MAXIMUM, DESIGNATED)
 
 
 class Settings:
@@ -26,10 +32,15 @@ class Settings:
     def __init__(self):
         self.on = True
         self.mode = STANDBY
+        self.charge_method = DESIGNATED  # 0xC1
+        self.discharge_method = DESIGNATED  # 0xC2
         self.charge_w = 0  # 0xEB, 0 = appliance maximum
         self.discharge_w = 0  # 0xEC
         self.charge_wh = 0  # 0xAA, 0 = no limit
         self.discharge_wh = 0  # 0xAB
+        # accepted Sets of 0xAA / 0xAB: each is a new amount, counted from when it is set
+        # (even the amount the last command had, which may have run out)
+        self.amounts_set = 0
         self.upper_pct = 100  # 0xA6
         self.lower_pct = 30  # 0xA7, the backup reserve
 
@@ -77,11 +88,13 @@ class SimBattery(BatteryAppliance):
         self.setting = Settings()
         self.last = None
         self.moved_wh = 0.0  # AC energy moved under the current command (for 0xAA/0xAB)
+        self.amounts_set = 0
 
     def command(self, mode, setting):
-        if mode != self.mode:
+        if mode != self.mode or setting.amounts_set != self.amounts_set:
             self.moved_wh = 0.0
         self.mode = mode
+        self.amounts_set = setting.amounts_set
         self.setting = setting
 
     def _target(self, now):
@@ -97,12 +110,13 @@ class SimBattery(BatteryAppliance):
         lower = self.capacity_wh * s.lower_pct / 100
         if mode in (CHARGE, RAPID_CHARGE):
             lo, hi = self.charge_w
-            w = hi if mode == RAPID_CHARGE or not s.charge_w else min(max(s.charge_w, lo), hi)
+            full = mode == RAPID_CHARGE or s.charge_method == MAXIMUM or not s.charge_w
+            w = hi if full else min(max(s.charge_w, lo), hi)
             if self.stored_wh >= upper - 1e-6 or (s.charge_wh and self.moved_wh >= s.charge_wh):
                 return 0, STANDBY
             return w, self.mode if self.mode != AUTO else CHARGE
         lo, hi = self.discharge_w
-        w = hi if not s.discharge_w else min(max(s.discharge_w, lo), hi)
+        w = hi if s.discharge_method == MAXIMUM or not s.discharge_w else min(max(s.discharge_w, lo), hi)
         if self.stored_wh <= lower + 1e-6 or (s.discharge_wh and self.moved_wh >= s.discharge_wh):
             return 0, STANDBY
         return -w, DISCHARGE
@@ -147,10 +161,12 @@ class StorageBattery(EchonetObject):
 
     Autonomous operation (`autonomous`: the DR command expired or the controller fell
     silent): 0xDA automatic 0x46 (self-consumption), no energy amounts (0xAA/0xAB 0) and
-    no power settings (0xEB/0xEC 0 = the appliance's maximum); each change announced.
+    no power settings (0xEB/0xEC 0 = the appliance's maximum, methods 0xC1/0xC2 designated
+    power); each change announced.
     The limits 0xA6/0xA7 (the household's backup reserve) and 0x80 stay as set.
     Commands that end by themselves: 0xAA/0xAB, after that much AC energy the battery
-    stands by (0xCF 0x44; 0xDA keeps the controller's mode).
+    stands by (0xCF 0x44; 0xDA keeps the controller's mode). Each Set of 0xAA/0xAB starts
+    counting afresh, so a HEMS can order the same amount again once it has run out.
     """
 
     def __init__(self, instance, identity, appliance=None, now=0):
@@ -161,8 +177,8 @@ class StorageBattery(EchonetObject):
         s = self.settings
         device_values(self, identity)
         v = self.values
-        v[0xC1] = b"\x01"
-        v[0xC2] = b"\x01"
+        v[0xC1] = bytes((s.charge_method,))
+        v[0xC2] = bytes((s.discharge_method,))
         v[0xC8] = struct.pack(">II", a.charge_w[0], a.charge_w[1])
         v[0xC9] = struct.pack(">II", a.discharge_w[0], a.discharge_w[1])
         v[0xDA] = bytes((s.mode,))
@@ -196,10 +212,19 @@ class StorageBattery(EchonetObject):
                 s.charge_w = w
             else:
                 s.discharge_w = w
-        elif epc == 0xAA:
-            s.charge_wh = _u32(edt)
-        elif epc == 0xAB:
-            s.discharge_wh = _u32(edt)
+        elif epc == 0xC1 or epc == 0xC2:
+            if x not in SUPPORTED_METHODS:
+                return False
+            if epc == 0xC1:
+                s.charge_method = x
+            else:
+                s.discharge_method = x
+        elif epc == 0xAA or epc == 0xAB:
+            if epc == 0xAA:
+                s.charge_wh = _u32(edt)
+            else:
+                s.discharge_wh = _u32(edt)
+            s.amounts_set += 1
         elif epc == 0xA6:
             if x <= s.lower_pct:
                 return False
@@ -214,6 +239,8 @@ class StorageBattery(EchonetObject):
     def autonomous(self, now):
         for epc in (0xAA, 0xAB, 0xEB, 0xEC):
             self.apply(epc, b"\0\0\0\0", now)
+        self.apply(0xC1, bytes((DESIGNATED,)), now)
+        self.apply(0xC2, bytes((DESIGNATED,)), now)
         self.apply(0xDA, bytes((AUTO,)), now)
 
     def tick(self, now):

@@ -20,7 +20,8 @@ Choices:
 - 0xE0 follows the Appendix note: accepted only when the method for its sign is V2G (0 when
   either is), and it sets 0xDA to charge / discharge / standby (announced).
 - 0xE7/0xEA amounts (AC Wh, 0 = not set): charging / discharging stops after that much
-  under the current operation mode; forced departure charging does not count.
+  under the current operation mode, counted from the amount's Set (the same amount set
+  again is a new order); forced departure charging does not count.
 - With no vehicle, C0 C2 C4 CE CF D0 E2 E4 answer Get with SNA: their values are removed
   while the vehicle is away. They are filled at construction whatever the connection (the
   node refuses to start with a 0x9F property empty) and removed at the first tick.
@@ -73,6 +74,9 @@ class Settings:
         self.power = 0  # 0xE0, + charge / - discharge (V2G)
         self.charge_wh = 0  # 0xE7, 0 = not set
         self.discharge_wh = 0  # 0xEA
+        # accepted Sets of 0xE7 / 0xEA: each is a new amount, counted from when it is set
+        # (even the amount the last command had, which may have run out)
+        self.amounts_set = 0
 
 
 class EVAppliance:
@@ -149,17 +153,16 @@ class SimEV(EVAppliance):
         self.setting = Settings(charge_w[1], discharge_w[1])
         self.last = None
         self.moved = 0.0  # AC Wh moved under the current command (0xE7/0xEA)
-        self.amounts = (0, 0)
+        self.amounts_set = 0
         self.frac = [0.0, 0.0]  # cumulative counters below 1 Wh (single-precision floats)
         self.limit = 0.0
         self.guard = False  # the departure charge has taken over (until the car leaves)
         self.forced = False  # charging for the departure in this step
 
     def command(self, s):
-        amounts = (s.charge_wh, s.discharge_wh)
-        if s.mode != self.mode or amounts != self.amounts:
+        if s.mode != self.mode or s.amounts_set != self.amounts_set:
             self.moved = 0.0
-        self.amounts = amounts
+        self.amounts_set = s.amounts_set
         self.mode = s.mode
         self.on = s.on
         self.setting = s
@@ -356,10 +359,12 @@ class EVChargerDischarger(EchonetObject):
                 s.charge_w = w
             else:
                 s.discharge_w = w
-        elif epc == 0xE7:
-            s.charge_wh = _u32(edt)
-        elif epc == 0xEA:
-            s.discharge_wh = _u32(edt)
+        elif epc == 0xE7 or epc == 0xEA:
+            if epc == 0xE7:
+                s.charge_wh = _u32(edt)
+            else:
+                s.discharge_wh = _u32(edt)
+            s.amounts_set += 1
         elif epc == 0xE0:
             w = struct.unpack(">i", edt)[0]
             if w > 0:

@@ -63,6 +63,45 @@ def test_amount_setting_stops_charging_after_that_much_energy():
     assert b.get(0xCF) == b"\x44"
 
 
+def test_each_amount_set_is_counted_from_when_it_is_set():
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    request(node, net, "1081 0003 05FF01 027D01 61 02 AA 04 000001F4 DA 01 42")  # 500 Wh
+    t = _run(node, T0, 3600)
+    assert abs(_num(b, 0xA8) - 500) <= 1 and b.get(0xCF) == b"\x44"
+    # the same order again, once it has run out: another 500 Wh
+    request(node, net, "1081 0004 05FF01 027D01 61 02 AA 04 000001F4 DA 01 42")
+    t = _run(node, t, 3600)
+    assert abs(_num(b, 0xA8) - 1000) <= 1 and b.get(0xCF) == b"\x44"
+    # a larger amount counts from its own Set, not from the start of the first order
+    request(node, net, "1081 0005 05FF01 027D01 61 01 AA 04 00000320")  # 800 Wh
+    _run(node, t, 3600)
+    assert abs(_num(b, 0xA8) - 1800) <= 1
+    # resending the mode alone (a keep-alive) does not restart the count
+    request(node, net, "1081 0006 05FF01 027D01 61 01 DA 01 42")
+    _run(node, t + 3600, 3600)
+    assert abs(_num(b, 0xA8) - 1800) <= 1
+
+
+def test_charging_and_discharging_methods():
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    assert b.get(0xC1) == b"\x03" and b.get(0xC2) == b"\x03"  # designated power (0xEB/0xEC)
+    request(node, net, "1081 0007 05FF01 027D01 61 02 EC 04 000003E8 DA 01 43")
+    t = _run(node, T0, 120)
+    assert _num(b, 0xD3) == -1000
+    net.take()
+    assert request(node, net, "1081 0008 05FF01 027D01 61 01 C2 01 01")[0] == (SRC, h("1081 0008 027D01 05FF01 71 01 C2 00"))
+    t = _run(node, t, 120)
+    assert _num(b, 0xD3) == -3000 and b.get(0xC2) == b"\x01"
+    # load following, designated current, other: this model cannot, so it says so
+    for method in ("02", "04", "00"):
+        net.take()
+        out = request(node, net, "1081 0009 05FF01 027D01 61 02 C1 01 %s C2 01 %s" % (method, method))
+        assert out == [(SRC, h("1081 0009 027D01 05FF01 51 02 C1 01 %s C2 01 %s" % (method, method)))]
+    assert b.get(0xC1) == b"\x03" and b.get(0xC2) == b"\x01"
+
+
 def test_reserve_cannot_cross_the_upper_limit():
     node, net = make_node(now=T0)
     out = request(node, net, "1081 0004 05FF01 027D01 61 01 A7 01 64")  # 100 % reserve > 100 % upper? equal

@@ -267,6 +267,19 @@ def test_charging_amount_then_standby():
     assert get(node, net, 0xD3) == h("00000000") and get(node, net, 0xDA) == h("42")
 
 
+def test_the_same_amount_again_is_a_new_order():
+    t = T0 + 19 * HOUR
+    node, net, ev = make(t)
+    setc(node, net, "E7 04 000003E8", t)  # 1 kWh
+    setc(node, net, "DA 01 42", t)
+    run(node, net, t, t + HOUR, step=60)
+    t += HOUR
+    assert num(node, net, 0xD8) == 1000 and get(node, net, 0xE1) == h("44")
+    setc(node, net, "E7 04 000003E8", t, tid="0002")  # once it has run out: another 1 kWh
+    run(node, net, t, t + HOUR, step=60)
+    assert num(node, net, 0xD8) == 2000
+
+
 def test_discharge_stops_at_departure_line_then_charges_to_target():
     t = T0 + 18 * HOUR
     node, net, ev = make(t)

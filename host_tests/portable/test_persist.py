@@ -158,7 +158,7 @@ def test_an_accept_that_raises_does_not_stop_the_restore():
 # included, except the EV's write-only 0xCD and its 0xE0 (needs V2G and the car: below).
 CLASS_SETS = [
     ("battery", BAT, "80 01 30 A7 01 14 A6 01 5A EB 04 000003E8 EC 04 000007D0 AA 04 000001F4 AB 04 00000258 "
-                     "C1 01 02 C2 01 03 81 01 08 DA 01 43"),
+                     "C1 01 01 C2 01 03 81 01 08 DA 01 43"),
     # participation and the two shift times, manual heating, no daytime reheating, no bath
     ("water_heater", "026B01", "C7 01 01 CA 01 0A CD 01 0D C0 01 42 B0 01 42 E3 01 42 81 01 08"),
     # solar linkage in the 11:00-16:00 window
