@@ -14,6 +14,7 @@ STATE ?= state
 SPEED ?= 1
 LEGACY_WRITE ?=
 OBJECTS ?=
+DR_TIMEOUT ?= 3600
 # root public key files (.pub) built into the firmware for signed updates (docs/updates.md)
 ROOT_KEYS ?=
 
@@ -43,7 +44,7 @@ build: venv
 # exec: make forwards SIGTERM to its direct child, which must be sim.py, not a shell
 sim: build
 	exec $(BIN)/python tools/sim.py --addr "$(ADDR)" --heap "$(HEAP)" --state "$(STATE)" --speed "$(SPEED)" \
-		--legacy-write "$(LEGACY_WRITE)" --objects "$(OBJECTS)"
+		--legacy-write "$(LEGACY_WRITE)" --objects "$(OBJECTS)" --dr-timeout "$(DR_TIMEOUT)"
 
 # the simulated node's button (tools/press.py): physical presence
 .PHONY: commission factory-reset

@@ -42,6 +42,8 @@ def parse(argv):
     ap.add_argument("--firmware", default=FIRMWARE,
                     help="the compiled firmware to run (default build/firmware; e.g. a build with update root keys)")
     ap.add_argument("--objects", default="", help="comma-separated device objects, or 'all' (the default)")
+    ap.add_argument("--dr-timeout", default="3600",
+                    help="simulated seconds of controller silence before a DR command lapses; 0 = never (default 3600)")
     return ap.parse_args(argv)
 
 
@@ -76,11 +78,13 @@ def config(args):
         os.makedirs(state, exist_ok=True)
     except OSError as e:
         fail("STATE=%s cannot be created: %s" % (args.state, e.strerror))
+    if not re.fullmatch(r"[0-9]{1,8}", args.dr_timeout) or int(args.dr_timeout) > 10000000:
+        fail("DR_TIMEOUT=%s must be whole seconds from 0 to 10000000 (0 = never)" % args.dr_timeout)
     if not re.fullmatch(r"[0-9]{1,4}", args.enroll_backoff):
         fail("--enroll-backoff %s must be whole seconds from 0 to 3600" % args.enroll_backoff)
     provision_once(state)
     cfg = {"addr": str(addr), "state_dir": state, "speed": int(args.speed), "objects": objects, "legacy_write": allow,
-           "enroll_backoff_s": min(int(args.enroll_backoff), 3600)}
+           "enroll_backoff_s": min(int(args.enroll_backoff), 3600), "dr_timeout_s": int(args.dr_timeout)}
     path = os.path.join(state, "config.json")
     with open(path + ".tmp", "w") as f:
         json.dump(cfg, f, indent=1)

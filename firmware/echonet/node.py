@@ -69,9 +69,13 @@ class Node:
         self.stats = Stats()
         self.now = 0  # time of the last tick
         self.clock = clock  # optional clock(): read only when a Set arrives
-        # seconds with no accepted Set to an object after which it returns to autonomous
-        # operation (EchonetObject.autonomous); 0 = never. startup sets config dr_timeout_s.
+        # seconds of silence from the controller whose Set put an object's command in force
+        # after which the object returns to autonomous operation (EchonetObject.autonomous);
+        # 0 = never. startup sets config dr_timeout_s.
         self.dr_timeout = 0
+        # those controllers (source addresses, or secure sessions) with the time of their
+        # last request of any kind: a controller that still polls is not silent
+        self._heard = {}
         # every frame the node sends is built here; pass one allocated early, while the
         # heap still has a free stretch of 1 KB
         self._out = out if out is not None else bytearray(MAX_FRAME)
@@ -130,21 +134,34 @@ class Node:
 
     def tick(self, now):
         """Let each appliance update its values, then announce what changed. An object
-        whose last accepted Set is dr_timeout old returns to autonomous operation, at that
-        very second (once, until the next Set)."""
+        whose commanding controller has sent nothing (no Set, no Get, nothing) for
+        dr_timeout returns to autonomous operation, at that very second (once, until the
+        next accepted Set). Settings restored at boot are timed from the boot."""
         last = self.now
         self.now = now
         limit = self.dr_timeout
+        heard = self._heard
+        expired = False
         for d in self.devices:
             t = d.set_at
-            if limit and t is not None and now - t >= limit:
-                t = max(t + limit, last)  # never behind the last tick
-                d.tick(t)  # up to the expiry under the command in force
-                d.set_at = None
-                d.autonomous(t)
-                if self.event:
-                    self.event("autonomous %06X: no Set for %d s" % (d.eoj, limit))
+            if limit and t is not None:
+                seen = heard.get(d.set_by)
+                if seen is not None and seen > t:
+                    t = seen
+                if now - t >= limit:
+                    t = max(t + limit, last)  # never behind the last tick
+                    d.tick(t)  # up to the expiry under the command in force
+                    d.set_at = None
+                    expired = True
+                    d.autonomous(t)
+                    if self.event:
+                        self.event("autonomous %06X: its controller silent for %d s" % (d.eoj, limit))
             d.tick(now)
+        if expired:  # forget controllers no command in force came from
+            keep = [d.set_by for d in self.devices if d.set_at is not None]
+            for src in list(heard):
+                if src not in keep:
+                    del heard[src]
         self.flush()
 
     # -- incoming -----------------------------------------------------------------
@@ -155,8 +172,13 @@ class Node:
         st = self.stats
         st.received += 1
         sets = st.sets
+        if now is None:
+            now = self.now
+        heard = self._heard
+        if heard and src in heard:  # the controller of a command in force is still there
+            heard[src] = now
         try:
-            self._receive(data, src, self.now if now is None else now)
+            self._receive(data, src, now)
         except Exception as e:  # a bug must not stop the receive loop
             st.errors += 1
             if self.event:
@@ -310,6 +332,8 @@ class Node:
             if rec is not None and rec[1] & SET and valid(rec, v) and obj.accept(e, v, now):
                 obj.put(e, v)
                 obj.was_set(e, now)
+                obj.set_by = src
+                self._heard[src] = now
                 self.stats.sets += 1
                 out[n + 1] = 0
                 n += 2

@@ -24,6 +24,7 @@ class EchonetObject:
         # accepted last: what echonet/persist.py saves
         self.accepted = []
         self.set_at = None  # time of the last accepted Set; None once autonomous again
+        self.set_by = None  # who sent it (a source address or a secure session); None at boot
         anno = bytearray()
         sets = bytearray()
         gets = bytearray()
@@ -116,7 +117,8 @@ class EchonetObject:
     def autonomous(self, now):
         """Return to the appliance's own operation: the DR command expired or the
         controller fell silent (the node calls this once `dr_timeout` passes with no
-        accepted Set). Change values through put() (or apply()) so the INFs go out.
+        request from the controller of the last accepted Set). Change values through
+        put() (or apply()) so the INFs go out.
         Subclasses override; the base has nothing to undo."""
         pass
 

@@ -32,6 +32,8 @@ BAD = [
     ("--speed", "0", ["SPEED=0"]),
     ("--legacy-write", "notanip", ["LEGACY_WRITE", "notanip"]),
     ("--objects", "toaster", ["OBJECTS", "toaster"]),
+    ("--dr-timeout", "1h", ["DR_TIMEOUT=1h"]),
+    ("--dr-timeout", "20000000", ["DR_TIMEOUT=20000000"]),
 ]
 
 
@@ -52,6 +54,17 @@ def test_bad_setting_is_one_line_and_exit_2(flag, value, words, address_pool, tm
     assert r.stdout == "", "the node must not start: " + r.stdout
     # nothing was set up for a node either
     assert not (state / "config.json").exists() and not (state / "identity.json").exists()
+
+
+def test_dr_timeout_reaches_the_node_config(address_pool, tmp_path):
+    from tools import sim
+
+    addr, ctrl = address_pool.pair()
+    for value, want in (("0", 0), ("900", 900), (None, 3600)):
+        state = tmp_path / ("state-%s" % value)
+        argv = ["--addr", addr, "--state", str(state)] + (["--dr-timeout", value] if value else [])
+        with open(sim.config(sim.parse(argv))) as f:
+            assert json.load(f)["dr_timeout_s"] == want
 
 
 def _identity(node):

@@ -1,6 +1,7 @@
-"""Controller silence (dr-model.md, "DR command"): when `dr_timeout` passes with no accepted
-Set to an object, it returns to autonomous operation, once, and announces the change by
-INF. Every class, under CPython and the MicroPython unix port."""
+"""Controller silence (dr-model.md, "DR command"): when `dr_timeout` passes with nothing at
+all from the controller whose Set put an object's command in force (no Set, no Get), the
+object returns to autonomous operation, once, and announces the change by INF. Every
+class, under CPython and the MicroPython unix port."""
 from drready import registry
 from echonet import persist
 from echonet.node import Node
@@ -91,7 +92,7 @@ def test_each_class_returns_to_autonomous_operation_after_the_timeout_and_announ
         assert autonomous_events(events) == [], (name, events)
         assert dict((e, bytes(dev.get(e))) for e in auto) == commanded, name  # the command holds
         sent = run(node, net, t0 + LIMIT - 1, t0 + LIMIT + 600)
-        assert autonomous_events(events) == ["autonomous %06X: no Set for 3600 s" % dev.eoj], (name, events)
+        assert autonomous_events(events) == ["autonomous %06X: its controller silent for 3600 s" % dev.eoj], (name, events)
         for e, v in auto.items():
             assert dev.get(e) == h(v), (name, hex(e), dev.get(e))
         for e, v in announced:
@@ -118,13 +119,35 @@ def test_every_set_restarts_the_wait_and_a_new_command_is_timed_again():
     assert len(autonomous_events(events)) == 2 and (0xDA, h("46")) in sent
 
 
-def test_refused_sets_do_not_count_as_the_controller_being_there():
+def test_a_controller_that_keeps_polling_is_not_silent():
     t0 = MIDNIGHT + HOUR
     node, net, b, events = make("battery", t0)
     setc(node, net, b, "DA 01 42", t0)
-    request(node, net, "1081 0202 05FF01 027D01 61 01 DA 01 45", now=t0 + 1800)  # refused (SNA)
+    t = t0
+    for _ in range(6):  # a Get every 30 minutes for three hours: the command holds
+        run(node, net, t, t + 1800)
+        t += 1800
+        request(node, net, "1081 0203 05FF01 027D01 62 01 E4 00", now=t)
+    assert autonomous_events(events) == [] and b.get(0xDA) == h("42")
+    # a refused Set is a sign of life too
+    request(node, net, "1081 0204 05FF01 027D01 61 01 DA 01 45", now=t + 1800)
+    run(node, net, t, t + 1800 + LIMIT - 300)
+    assert autonomous_events(events) == [] and b.get(0xDA) == h("42")
+    # then nothing: the timeout runs from its last request
+    run(node, net, t + 1800 + LIMIT - 300, t + 1800 + LIMIT + 300)
+    assert len(autonomous_events(events)) == 1 and b.get(0xDA) == h("46")
+
+
+def test_requests_from_another_controller_do_not_keep_a_command_in_force():
+    t0 = MIDNIGHT + HOUR
+    node, net, b, events = make("battery", t0)
+    setc(node, net, b, "DA 01 42", t0)
+    other = ("127.0.0.9", 3610)
+    for k in range(1, 6):
+        request(node, net, "1081 0205 05FF01 027D01 62 01 E4 00", src=other, now=t0 + k * 600)
     run(node, net, t0, t0 + LIMIT)
     assert b.get(0xDA) == h("46") and len(autonomous_events(events)) == 1
+    assert node._heard == {}  # nothing left to watch once no command is in force
 
 
 def test_expiry_takes_effect_at_its_second_even_between_coarse_ticks():

@@ -172,7 +172,8 @@ def audited(allow, text):
     node, net = make_node(allow=allow)
     records = []
     # as security/boot.py attaches the event log's (Node declares it None until then)
-    setattr(node, "audit", lambda src, eoj, allowed, ok, props: records.append((src, eoj, allowed, ok, props)))
+    node.audit = lambda src, eoj, allowed, ok, props: records.append(  # pyright: ignore[reportAttributeAccessIssue]
+        (src, eoj, allowed, ok, props))
     request(node, net, text)
     return records
 
