@@ -69,7 +69,10 @@ DR_ROLES = {
     (0x027D, 0xD3): "DR report: charging (+) / discharging (-) power",
     (0x027D, 0xCF): "DR report: actual operation",
     # heat-pump water heater
-    (0x026B, 0xC7): "DR lever: participation in energy shift",
+    (0x026B, 0xC7): "DR lever: participation in energy shift. Shiftable share of a day's heating time "
+                    "(DRready: at least 50 %, published): the simulated plant moves 88 % of it into the day "
+                    "for a shift to 09:00-15:00, 76 % at 16:00, 62 % at 17:00 (the evening draw keeps the rest "
+                    "at night)",
     (0x026B, 0xCA): "DR lever: daytime heating shift time 1",
     (0x026B, 0xCD): "DR lever: daytime heating shift time 2",
     (0x026B, 0xB0): "DR lever: automatic / manual heating",

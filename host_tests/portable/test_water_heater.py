@@ -263,8 +263,10 @@ def test_shift_moves_most_heating_into_the_day_and_keeps_the_reserve():
         node, net, dev, w, cb, ce, energy = shifted_day(ca)
         total = sum(w.heat)
         day = sum(w.heat[ca:23])
-        # DRready: at least half of the day's heating time shiftable
+        # DRready: at least half of the day's heating time shiftable; docs/properties.md
+        # (0xC7) publishes 88 % for 09:00-15:00, 76 % at 16:00 and 62 % at 17:00
         assert day >= total / 2, (ca, w.heat)
+        assert round(100 * day / total) >= {0x09: 88, 0x0A: 88, 0x0D: 88, 0x0F: 88, 0x11: 62}[ca], (ca, w.heat)
         assert sum(w.heat[7:ca]) == 0
         # the reserve holds all day, the evening draw included
         assert w.low >= RESERVE, (ca, w.low)
