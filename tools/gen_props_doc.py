@@ -46,8 +46,8 @@ DR_ROLES = {
     (NODE_PROFILE, 0x83): "DR ID: individual device ID",
     # storage battery
     (0x027D, 0xDA): "DR lever: operation mode",
-    (0x027D, 0xEB): "DR lever: charging power (W)",
-    (0x027D, 0xEC): "DR lever: discharging power (W)",
+    (0x027D, 0xEB): "DR lever: charging power (W); 0 = the appliance's maximum",
+    (0x027D, 0xEC): "DR lever: discharging power (W); 0 = the appliance's maximum",
     (0x027D, 0xAA): "DR lever: AC charge amount (Wh), counted from its Set",
     (0x027D, 0xAB): "DR lever: AC discharge amount (Wh), counted from its Set",
     (0x027D, 0xC1): "DR lever: charging method; 0x01, 0x03 carried out, others SNA",

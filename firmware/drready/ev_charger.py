@@ -350,6 +350,13 @@ class EVChargerDischarger(EchonetObject):
                 s.charge_method = x
             else:
                 s.discharge_method = x
+            if s.power and (s.charge_method if s.power > 0 else s.discharge_method) != V2G:
+                # the V2G setpoint no longer drives anything: 0xE0 says so, and is no
+                # longer a setting to keep across a restart
+                s.power = 0
+                self.put(0xE0, 0)
+                if 0xE0 in self.accepted:
+                    self.accepted.remove(0xE0)
         elif epc == 0xEB or epc == 0xEC:
             w = _u32(edt)
             lo, hi = a.charge_w if epc == 0xEB else a.discharge_w

@@ -256,6 +256,20 @@ def test_v2g_signed_setpoint_drives_the_operation_mode():
     assert get(node, net, 0xD3) == h("00000000") and get(node, net, 0xE1) == h("44")
 
 
+def test_leaving_v2g_clears_the_setpoint():
+    t = T0 + 19 * HOUR
+    node, net, ev = make(t)
+    setc(node, net, "DD 01 06", t)
+    setc(node, net, "E0 04 FFFFF830", t)  # -2000 W
+    assert get(node, net, 0xE0) == h("FFFFF830") and 0xE0 in ev.accepted
+    setc(node, net, "EC 04 00000BB8", t)
+    out = setc(node, net, "DD 01 03", t)  # designated 0xEC from now on
+    assert out[0] == ok("0001", "DD") and h("027E01 0EF001 73 01 DD 01 03") in inf(out[1:])
+    assert get(node, net, 0xE0) == h("00000000") and 0xE0 not in ev.accepted
+    tick(node, net, t + 60)
+    assert get(node, net, 0xD3) == h("FFFFF448")  # discharging at 0xEC, 3000 W
+
+
 def test_charging_amount_then_standby():
     t = T0 + 19 * HOUR
     node, net, ev = make(t)
