@@ -6,6 +6,7 @@ import os
 import app
 from app import ConfigError
 from drready import registry
+from drready.clock import setter
 from echonet.identity import Identity
 from echonet.node import Node
 from echonet.objects import NodeProfile
@@ -39,7 +40,9 @@ def start(path, out=None):
         cfg["addr"] = wifi.connect(w.get("ssid", ""), w.get("password", ""))
     ep = Endpoint(cfg["addr"])
     clock = Clock(cfg.get("speed", 1))
-    return cfg, build(cfg, identity, ep.send, clock.now(), out), ep, clock, identity
+    node = build(cfg, identity, ep.send, clock.now(), out)
+    node.set_time = setter(clock)  # a controller's 0x97 / 0x98 moves this clock
+    return cfg, node, ep, clock, identity
 
 
 def check_config(cfg):

@@ -41,8 +41,8 @@ DR_ROLES = {
     (SUPER_CLASS, 0x80): "DR report: on/off",
     (SUPER_CLASS, 0x83): "DR ID: individual device ID",
     (SUPER_CLASS, 0x84): "DR report: present power",
-    (SUPER_CLASS, 0x97): "DR clock: plans run on it",
-    (SUPER_CLASS, 0x98): "DR clock: plans run on it",
+    (SUPER_CLASS, 0x97): "DR clock: plans run on it; a Set moves the node's one clock (every object)",
+    (SUPER_CLASS, 0x98): "DR clock: plans run on it; a Set moves the node's one clock (every object)",
     (NODE_PROFILE, 0x83): "DR ID: individual device ID",
     # storage battery
     (0x027D, 0xDA): "DR lever: operation mode",

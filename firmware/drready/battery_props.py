@@ -15,8 +15,8 @@ TABLE = table(
     prop(0x80, "MoM", enum(0x30, 0x31)),
     prop(0x89, "M--", u16(0, 0x03FF)),
     prop(0x8C, "M--", raw(12)),
-    prop(0x97, "M--", times(1)),
-    prop(0x98, "M--", date()),
+    prop(0x97, "Mo-", times(1)),  # Set: moves the node's clock (echonet/node.py _move_clock)
+    prop(0x98, "Mo-", date()),
     prop(0xA0, "M--", _WH),
     prop(0xA1, "M--", _WH),
     prop(0xA2, "M--", _WH),

@@ -226,6 +226,28 @@ class SimFuelCell(FuelCellAppliance):
 _NONE = b"\xff\xff\xff\xff"
 
 
+def _window(edt, now):
+    """The 0xD1 window HH MM HH MM as (start, end) Unix seconds: today's, or tomorrow's
+    once today's is over; None for FFFFFFFF. An empty window (start = end) is refused
+    before this is asked."""
+    if edt == _NONE:
+        return None
+    s = edt[0] * 3600 + edt[1] * 60
+    e = edt[2] * 3600 + edt[3] * 60
+    day = now - now % 86400
+    s += day
+    e += day
+    if e < s:  # crosses midnight
+        e += 86400
+    if now >= e:  # over for today: tomorrow's
+        s += 86400
+        e += 86400
+    elif now < e - 86400:  # still in yesterday's
+        s -= 86400
+        e -= 86400
+    return (s, e)
+
+
 class FuelCell(EchonetObject):
     """The household fuel cell object.
 
@@ -269,25 +291,9 @@ class FuelCell(EchonetObject):
         x = edt[0]
         win = self.win
         if epc == 0xD1:
-            if edt == _NONE:
-                win = None
-            else:
-                s = x * 3600 + edt[1] * 60
-                e = edt[2] * 3600 + edt[3] * 60
-                if s == e:  # an empty window
-                    return False
-                day = now - now % 86400
-                s += day
-                e += day
-                if e < s:  # crosses midnight
-                    e += 86400
-                if now >= e:  # over for today: tomorrow's
-                    s += 86400
-                    e += 86400
-                elif now < e - 86400:  # still in yesterday's
-                    s -= 86400
-                    e -= 86400
-                win = (s, e)
+            if edt != _NONE and edt[0:2] == edt[2:4]:  # an empty window
+                return False
+            win = _window(edt, now)
         elif epc == 0xD2 and x == 0x41 and self.appliance.interconnect == INDEPENDENT:
             return False  # off-grid it can only follow the load
         self._step(now)  # what happened so far, under the command in force
@@ -301,6 +307,12 @@ class FuelCell(EchonetObject):
         self._command(now)
         self.put(0xCB, self.appliance.state)  # a start or stop shows at once
         return True
+
+    def clock_moved(self, delta, now):
+        EchonetObject.clock_moved(self, delta, now)
+        self.last += delta
+        if self.win is not None:  # the window is wall-clock time: the new clock's
+            self.win = _window(self.values[0xD1], now)
 
     def autonomous(self, now):
         self.apply(0xD1, _NONE, now)

@@ -10,8 +10,8 @@ _CUM = u32(0, 999999999)  # 0.001 kWh or 0.001 m3
 
 TABLE = table(
     SUPER_CLASS,
-    prop(0x97, "o--", times(1)),  # the clock D1 is read against
-    prop(0x98, "o--", date()),
+    prop(0x97, "oo-", times(1)),  # the clock D1 is read against
+    prop(0x98, "oo-", date()),
     prop(0xC1, "o--", u8(0, 100)),  # tank water temperature, degC (mean of the tank)
     prop(0xC2, "M--", _W),  # rated generation output, W
     prop(0xC3, "o--", _W),  # heat stored in the tank above cold-water temperature, MJ

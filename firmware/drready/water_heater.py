@@ -366,6 +366,9 @@ class ElectricWaterHeater(EchonetObject):
             return True
         return False
 
+    def clock_moved(self, delta, now):
+        self.appliance.last = None  # plan again from the new time, as at power-up (step)
+
     def autonomous(self, now):
         for epc in (0xC7, 0xCD, 0xCA):
             self.apply(epc, b"\0", now)

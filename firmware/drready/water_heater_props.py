@@ -15,8 +15,8 @@ TABLE = table(
     prop(0x80, "M-M", enum(0x30, 0x31)),
     prop(0x84, "o--", u16(0, 65533)),  # electric input now, W, estimated (no CT sensor)
     prop(0x85, "o--", u32(0, 999999999)),  # cumulative electric input, 0.001 kWh = Wh
-    prop(0x97, "o--", times(1)),  # the clock the heating plan runs on
-    prop(0x98, "o--", date()),
+    prop(0x97, "oo-", times(1)),  # the clock the heating plan runs on
+    prop(0x98, "oo-", date()),
     # 41 automatic; 42 manual heating (heat until full, then back to 41); 43 manual stop
     # (refused unless the tank keeps the reserve without heating; back to 41 at 0xC8)
     prop(0xB0, "MMM", enum(0x41, 0x42, 0x43)),

@@ -30,6 +30,10 @@ _AUDIT_EPCS = const(8)
 _AUDIT_EDT = const(16)
 
 
+def _no_clock(epc, edt, now):
+    return None
+
+
 class Stats:
     def __init__(self):
         self.received = 0
@@ -69,6 +73,10 @@ class Node:
         self.stats = Stats()
         self.now = 0  # time of the last tick
         self.clock = clock  # optional clock(): read only when a Set arrives
+        # set_time(epc, edt, now) -> the new time, or None: a controller's Set of 0x97
+        # (time) or 0x98 (date), of any object, moves the node's one clock (startup.py
+        # gives drready/clock.setter); without one the clock cannot be set
+        self.set_time = _no_clock
         # seconds of silence from the controller whose Set put an object's command in force
         # after which the object returns to autonomous operation (EchonetObject.autonomous);
         # 0 = never. startup sets config dr_timeout_s.
@@ -163,6 +171,24 @@ class Node:
                 if src not in keep:
                     del heard[src]
         self.flush()
+
+    def _move_clock(self, epc, edt, now):
+        """A controller sets the time (0x97) or the date (0x98): the clock moves, and every
+        time the node and the objects hold moves with it, so no command lapses or runs on
+        for the jump. The new time, or None when refused (no clock to set, no such date)."""
+        t = self.set_time(epc, edt, now)
+        if t is None:
+            return None
+        delta = t - now
+        self.now += delta
+        heard = self._heard
+        for src in heard:
+            heard[src] += delta
+        for d in self.devices:
+            if d.set_at is not None:
+                d.set_at += delta
+            d.clock_moved(delta, t)
+        return t
 
     # -- incoming -----------------------------------------------------------------
     def receive(self, data, src, now=None):
@@ -329,11 +355,22 @@ class Node:
             out[n] = e
             if done is not None and len(done) < _AUDIT_EPCS:
                 done.append("%02X=%s" % (e, v[:_AUDIT_EDT].hex()))
-            if rec is not None and rec[1] & SET and valid(rec, v) and obj.accept(e, v, now):
-                obj.put(e, v)
-                obj.was_set(e, now)
-                obj.set_by = src
-                self._heard[src] = now
+            if rec is None or not rec[1] & SET or not valid(rec, v):
+                took = False
+            elif e == 0x97 or e == 0x98:  # the node's clock: not a DR command, nor a setting to keep
+                t = self._move_clock(e, v, now)
+                took = t is not None
+                if took:
+                    now = t
+                    obj.put(e, v)
+            else:
+                took = obj.accept(e, v, now)
+                if took:
+                    obj.put(e, v)
+                    obj.was_set(e, now)
+                    obj.set_by = src
+                    self._heard[src] = now
+            if took:
                 self.stats.sets += 1
                 out[n + 1] = 0
                 n += 2

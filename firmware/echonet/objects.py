@@ -114,6 +114,15 @@ class EchonetObject:
         """Called about once a second with the node's time in Unix seconds."""
         pass
 
+    def clock_moved(self, delta, now):
+        """A controller set the clock (0x97/0x98): every time is `delta` seconds later
+        than it was, `now` is the new time. The appliance's last step moves with it, so
+        the jump is not taken for time that passed. Subclasses with other times of their
+        own (a window) move those too."""
+        a = getattr(self, "appliance", None)
+        if a is not None and getattr(a, "last", None) is not None:
+            a.last += delta
+
     def autonomous(self, now):
         """Return to the appliance's own operation: the DR command expired or the
         controller fell silent (the node calls this once `dr_timeout` passes with no
