@@ -12,8 +12,10 @@ than real time) and acts as a HEMS controller over real UDP on a second loopback
   battery must stop at its reserve by itself; standby after. The EV is left to the node.
 
 A command holds only while the controller keeps talking: the node returns an object to
-autonomous operation after its DR timeout (1 h) without a Set, so the demo re-sends each
-object's last command every 15 simulated minutes (the water heater's until its shift time).
+autonomous operation after its DR timeout (1 h) of silence from the controller that set
+it. The demo polls every 5 simulated minutes, which is enough; it also re-sends each
+object's last command every 15 simulated minutes (the water heater's until its shift
+time), as HEMS that refresh their commands do.
 
 It polls (Get) every simulated 5 minutes, records the INF announcements the node
 multicasts (it joins 224.0.23.0 on its own loopback address; it never sends multicast),
@@ -24,7 +26,7 @@ tick and the poll, Unix seconds of the node's clock), phase (the DR window at th
 then one column per property read (0xE4 bat_soc_pct, 0xD3 bat_w, ...; see POLLS).
 
 Time: the node's clock starts at the host's wall-clock time (UTC) and runs SPEED times
-faster; no class lets a controller set 0x97/0x98, so the demo reads the node's clock
+faster; a controller may set it (0x97/0x98), but the demo leaves it alone, reads it
 (battery 0x97/0x98) and schedules everything on it. The run starts at the next evening
 setup time (at once if the node's clock is between 21:00 and 22:50) and ends at 24:00 of
 the DR day; the speed is chosen so the whole run takes --seconds of real time. Values

@@ -8,6 +8,7 @@ import struct
 
 from drready.battery_props import CLASS_CODE, TABLE
 from drready.clock import date_edt, time_edt
+from drready.household import LOAD, SOLAR, hourly, next_hour
 from echonet.objects import EchonetObject, device_values
 
 # 0xDA / 0xCF operation modes
@@ -101,55 +102,70 @@ class SimBattery(BatteryAppliance):
         """(+charge / -discharge AC power it wants now, state code)."""
         s = self.setting
         mode = self.mode
-        if mode == AUTO:  # self-consumption: soak up midday solar, cover the evening load
-            hour = (int(now) // 3600) % 24
-            mode = CHARGE if 10 <= hour < 15 else DISCHARGE if 17 <= hour < 23 else STANDBY
+        auto = 0
+        if mode == AUTO:  # self-consumption: store the solar surplus, cover the rest of the load
+            auto = hourly(SOLAR, now) - hourly(LOAD, now)
+            mode = CHARGE if auto > 0 else DISCHARGE if auto < 0 else STANDBY
         if mode == STANDBY or mode == 0x31:
             return 0, STANDBY
         upper = self.capacity_wh * s.upper_pct / 100
         lower = self.capacity_wh * s.lower_pct / 100
         if mode in (CHARGE, RAPID_CHARGE):
             lo, hi = self.charge_w
-            full = mode == RAPID_CHARGE or s.charge_method == MAXIMUM or not s.charge_w
-            w = hi if full else min(max(s.charge_w, lo), hi)
+            if auto:
+                w = min(auto, hi)
+                if w < lo:
+                    return 0, STANDBY
+            else:
+                full = mode == RAPID_CHARGE or s.charge_method == MAXIMUM or not s.charge_w
+                w = hi if full else min(max(s.charge_w, lo), hi)
             if self.stored_wh >= upper - 1e-6 or (s.charge_wh and self.moved_wh >= s.charge_wh):
                 return 0, STANDBY
             return w, self.mode if self.mode != AUTO else CHARGE
         lo, hi = self.discharge_w
-        w = hi if s.discharge_method == MAXIMUM or not s.discharge_w else min(max(s.discharge_w, lo), hi)
+        if auto:
+            w = min(-auto, hi)
+            if w < lo:
+                return 0, STANDBY
+        else:
+            w = hi if s.discharge_method == MAXIMUM or not s.discharge_w else min(max(s.discharge_w, lo), hi)
         if self.stored_wh <= lower + 1e-6 or (s.discharge_wh and self.moved_wh >= s.discharge_wh):
             return 0, STANDBY
         return -w, DISCHARGE
 
     def step(self, now):
-        if self.last is None:
-            self.last = now
-        dt = now - self.last
+        t = now if self.last is None else self.last
         self.last = now
-        w, self.state = self._target(now)
-        if dt > 0 and w:
-            s = self.setting
-            hours = dt / 3600
-            if w > 0:
-                room = self.capacity_wh * s.upper_pct / 100 - self.stored_wh
-                ac = min(w * hours, room / self.eff_charge)
-                if s.charge_wh:
-                    ac = min(ac, s.charge_wh - self.moved_wh)
-                ac = max(ac, 0.0)
-                self.stored_wh += ac * self.eff_charge
-                self.charged_wh += ac
-            else:
-                avail = self.stored_wh - self.capacity_wh * s.lower_pct / 100
-                ac = min(-w * hours, avail * self.eff_discharge)
-                if s.discharge_wh:
-                    ac = min(ac, s.discharge_wh - self.moved_wh)
-                ac = max(ac, 0.0)
-                self.stored_wh -= ac / self.eff_discharge
-                self.discharged_wh += ac
-            self.moved_wh += ac
-            # stopped at a limit during this step: report what it does from now on
-            w, self.state = self._target(now)
-        self.power_w = w
+        while t < now:  # hour by hour: the household's load and solar change on the hour
+            n = min(now, next_hour(t))
+            w = self._target(t)[0]
+            if w:
+                self._move(w, n - t)
+            t = n
+        # what it does from now on (a limit reached on the way shows here)
+        self.power_w, self.state = self._target(now)
+
+    def _move(self, w, dt):
+        """dt seconds at AC power w (+ charge), within the limits and the amount."""
+        s = self.setting
+        hours = dt / 3600
+        if w > 0:
+            room = self.capacity_wh * s.upper_pct / 100 - self.stored_wh
+            ac = min(w * hours, room / self.eff_charge)
+            if s.charge_wh:
+                ac = min(ac, s.charge_wh - self.moved_wh)
+            ac = max(ac, 0.0)
+            self.stored_wh += ac * self.eff_charge
+            self.charged_wh += ac
+        else:
+            avail = self.stored_wh - self.capacity_wh * s.lower_pct / 100
+            ac = min(-w * hours, avail * self.eff_discharge)
+            if s.discharge_wh:
+                ac = min(ac, s.discharge_wh - self.moved_wh)
+            ac = max(ac, 0.0)
+            self.stored_wh -= ac / self.eff_discharge
+            self.discharged_wh += ac
+        self.moved_wh += ac
 
 
 def _u32(edt):
@@ -160,7 +176,8 @@ class StorageBattery(EchonetObject):
     """The storage battery object.
 
     Autonomous operation (`autonomous`: the DR command expired or the controller fell
-    silent): 0xDA automatic 0x46 (self-consumption), no energy amounts (0xAA/0xAB 0) and
+    silent): 0xDA automatic 0x46 (self-consumption: the household's solar surplus is
+    stored, the rest of its load covered, drready/household.py), no energy amounts (0xAA/0xAB 0) and
     no power settings (0xEB/0xEC 0 = the appliance's maximum, methods 0xC1/0xC2 designated
     power); each change announced.
     The limits 0xA6/0xA7 (the household's backup reserve) and 0x80 stay as set.

@@ -29,8 +29,9 @@ Choices:
   idle and auto are accepted. When the vehicle leaves, a charge or discharge mode returns
   to standby (announced); auto and idle persist.
 - Discharge is refused (SNA) when nothing can be discharged above the departure line.
-- Auto (0x49): discharge 18:00-23:00 (evening peak, V2H supplies the house), otherwise
-  charge to the departure target; idle (0x47) and standby (0x44) move nothing of their own.
+- Auto (0x49): 18:00-23:00 V2H supplies the house (its load, drready/household.py, when the
+  unit can follow it: at least 0xC9's minimum), otherwise charge to the departure target;
+  idle (0x47) and standby (0x44) move nothing of their own.
 - The simulated car is plugged in every day (dr-model.md says weekdays; a weekend would
   only leave it plugged longer).
 - Vehicle energies (C0 C2 CE CF D0 E2) are battery-side Wh; D3 D6 D8 are AC.
@@ -41,6 +42,7 @@ import struct
 
 from drready.clock import date_edt, time_edt
 from drready.ev_charger_props import CLASS_CODE, TABLE
+from drready.household import LOAD, hourly
 from echonet.objects import EchonetObject, device_values
 
 # 0xDA / 0xE1 operation modes
@@ -206,9 +208,16 @@ class SimEV(EVAppliance):
             self.limit = target
             self.state = CHARGE
             return self.charge_w[1]
-        if mode == AUTO:  # evening peak: supply the house; night: charge to the target
+        if mode == AUTO:  # evening peak: supply the house (V2H); night: charge to the target
             h = t // 3600 % 24
-            mode = DISCHARGE if 18 <= h < 23 else CHARGE
+            if 18 <= h < 23:
+                self.limit = self._floor(line)
+                w = min(hourly(LOAD, t), self.discharge_w[1])
+                if st <= self.limit + 1 or w < self.discharge_w[0]:  # a load it cannot follow
+                    return 0
+                self.state = DISCHARGE
+                return -w
+            mode = CHARGE
         if mode == CHARGE:
             self.limit = self.capacity_wh if self.mode == CHARGE else target
             if st >= self.limit - 1 or (s.charge_wh and self.moved >= s.charge_wh):

@@ -15,6 +15,7 @@ import struct
 
 from drready.clock import date_edt, time_edt
 from drready.fuel_cell_props import CLASS_CODE, TABLE
+from drready.household import LOAD
 from echonet.objects import EchonetObject, device_values
 
 # 0xCB generation status
@@ -28,9 +29,8 @@ REVERSE_OK = 0x00
 INDEPENDENT = 0x01
 NO_REVERSE = 0x02
 
-# Household profiles, one byte an hour from 00:00, in units of 10 W (average in the hour).
-# Electric load: about 13 kWh a day, evening peak 1.2 kW.
-LOAD = bytes((30, 25, 25, 25, 25, 30, 50, 90, 70, 45, 40, 40, 50, 40, 40, 40, 50, 80, 110, 120, 110, 90, 70, 45))
+# Household profiles, one byte an hour from 00:00, in units of 10 W (average in the hour):
+# the electric load is the household's (drready/household.py).
 # Heat taken from the tank (hot-water use plus standing loss): about 9.6 kWh a day,
 # a morning draw at 07:00 and the bath between 19:00 and 22:00.
 DRAW = bytes((5, 5, 5, 5, 5, 5, 30, 150, 50, 5, 5, 5, 30, 5, 5, 5, 5, 5, 50, 200, 250, 150, 50, 5))

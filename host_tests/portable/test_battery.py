@@ -102,6 +102,29 @@ def test_charging_and_discharging_methods():
     assert b.get(0xC1) == b"\x03" and b.get(0xC2) == b"\x01"
 
 
+def test_automatic_mode_stores_the_solar_surplus_and_covers_the_load():
+    from drready.household import LOAD, SOLAR
+
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    request(node, net, "1081 000A 05FF01 027D01 61 01 DA 01 46", now=T0)
+    t = T0
+    seen = set()
+    for _ in range(24):  # at the start of each hour of the day: what it does in that hour
+        t = _run(node, t, 3600, step=600)
+        hour = (t // 3600) % 24
+        want = SOLAR[hour] * 10 - LOAD[hour] * 10  # + surplus to store, - load to cover
+        want = max(min(want, 3000), -3000) if abs(want) >= 100 else 0
+        d3, pct = _num(b, 0xD3), _num(b, 0xE4)
+        assert 30 <= pct <= 100, (hour, pct)  # never outside 0xA7..0xA6
+        if d3 != want:  # only where a limit stops it
+            assert d3 == 0 and ((want < 0 and pct == 30) or (want > 0 and pct == 100)), (hour, d3, want, pct)
+        seen.add("charge" if d3 > 0 else "discharge" if d3 < 0 else "hold")
+        assert b.get(0xCF) == (b"\x42" if d3 > 0 else b"\x43" if d3 < 0 else b"\x44"), hour
+    assert seen == {"charge", "discharge", "hold"}, seen  # the day has all three
+    assert b.get(0xDA) == b"\x46"
+
+
 def test_reserve_cannot_cross_the_upper_limit():
     node, net = make_node(now=T0)
     out = request(node, net, "1081 0004 05FF01 027D01 61 01 A7 01 64")  # 100 % reserve > 100 % upper? equal

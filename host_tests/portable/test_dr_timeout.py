@@ -152,12 +152,13 @@ def test_requests_from_another_controller_do_not_keep_a_command_in_force():
 
 def test_expiry_takes_effect_at_its_second_even_between_coarse_ticks():
     # charge at 2 kW; ticks every 700 s: the hour ends between the ticks at 3500 and 4200 s
-    t0 = MIDNIGHT + HOUR  # 01:00: automatic mode then stands by (no solar, no evening load)
+    t0 = MIDNIGHT + HOUR  # 01:00: automatic mode then covers the night load, 250 W, no solar
     node, net, b, events = make("battery", t0)
     setc(node, net, b, "EB 04 000007D0 DA 01 42", t0)
     run(node, net, t0, t0 + 4200, step=700)
-    assert b.get(0xDA) == h("46") and b.get(0xCF) == h("44")
+    assert b.get(0xDA) == h("46") and b.get(0xCF) == h("43") and b.get(0xD3) == h("FFFFFF06")
     assert abs(int.from_bytes(b.get(0xA8), "big") - 2000) <= 1  # exactly one hour at 2 kW
+    assert abs(int.from_bytes(b.get(0xA9), "big") - 250 * 600 // 3600) <= 1  # then 250 W for 600 s
 
 
 def test_zero_means_never():
