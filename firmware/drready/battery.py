@@ -32,7 +32,7 @@ class Settings:
 
     def __init__(self):
         self.on = True
-        self.mode = STANDBY
+        self.mode = AUTO  # out of the box: self-consumption, until a controller commands it
         self.charge_method = DESIGNATED  # 0xC1
         self.discharge_method = DESIGNATED  # 0xC2
         self.charge_w = 0  # 0xEB, 0 = appliance maximum
@@ -173,7 +173,8 @@ def _u32(edt):
 
 
 class StorageBattery(EchonetObject):
-    """The storage battery object.
+    """The storage battery object. It starts in automatic operation (0xDA 0x46), as a
+    unit out of the box runs self-consumption until a controller commands it.
 
     Autonomous operation (`autonomous`: the DR command expired or the controller fell
     silent): 0xDA automatic 0x46 (self-consumption: the household's solar surplus is

@@ -68,7 +68,7 @@ class Settings:
 
     def __init__(self, charge_w, discharge_w):
         self.on = True
-        self.mode = STANDBY
+        self.mode = STANDBY  # out of the box: only the departure charge (auto 0x49 would discharge the car)
         self.charge_method = DESIGNATED  # 0xDC
         self.discharge_method = DESIGNATED  # 0xDD
         self.charge_w = charge_w  # 0xEB
@@ -296,7 +296,8 @@ def _u32(edt):
 
 
 class EVChargerDischarger(EchonetObject):
-    """The EV charger/discharger object.
+    """The EV charger/discharger object. It starts in standby (0xDA 0x44): it charges the
+    car for its departure by itself, but discharges it only when told (0x49 or 0x43).
 
     Autonomous operation (`autonomous`: the DR command expired or the controller fell
     silent): 0xE0 0 first (when a method is V2G; it sets 0xDA standby), methods

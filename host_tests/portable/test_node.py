@@ -34,7 +34,7 @@ def test_setc_accepted_pdc0_then_status_change_inf():
 
 def test_set_of_same_value_announces_nothing():
     node, net = make_node()
-    out = request(node, net, "1081 0004 05FF01 027D01 61 01 DA 01 44")  # already standby
+    out = request(node, net, "1081 0004 05FF01 027D01 61 01 DA 01 46")  # already automatic
     assert out == [(SRC, h("1081 0004 027D01 05FF01 71 01 DA 00"))]
 
 
@@ -148,7 +148,7 @@ def test_writes_refused_when_requester_not_allowed():
     out = request(node, net, "1081 0012 05FF01 027D01 61 01 DA 01 42")
     assert out == [(SRC, h("1081 0012 027D01 05FF01 51 01 DA 01 42"))]
     out = request(node, net, "1081 0013 05FF01 027D01 62 01 DA 00")
-    assert out == [(SRC, h("1081 0013 027D01 05FF01 72 01 DA 01 44"))]
+    assert out == [(SRC, h("1081 0013 027D01 05FF01 72 01 DA 01 46"))]  # unchanged: automatic
 
 
 def test_reply_never_exceeds_max_frame():

@@ -2,6 +2,7 @@
 replay through the Set checks and the object's accept(), and the rate-limited writer.
 Runs under CPython and the MicroPython unix port."""
 import json
+import struct
 
 from drready import registry
 from echonet import persist, propmap
@@ -66,28 +67,29 @@ def test_refused_and_unauthorised_sets_are_not_saved():
 
 def test_round_trip_restores_values_and_commands_the_appliance_without_inf():
     node, net = make_node(now=T0)
-    setc(node, net, BAT, "EB 04 000007D0 DA 01 42 AA 04 000003E8")
+    setc(node, net, BAT, "EC 04 000007D0 DA 01 43 AB 04 000003E8")
     rec = through_json(persist.snapshot(node))
 
     again, net2 = make_node(now=T0 + 10)
-    assert persist.restore(again, rec, T0 + 10) == []
     b = again.devices[0]
-    assert b.get(0xDA) == h("42") and b.get(0xEB) == h("000007D0") and b.get(0xAA) == h("000003E8")
+    assert b.get(0xCF) == h("42")  # at 08:00 the automatic mode stores a little solar
+    assert persist.restore(again, rec, T0 + 10) == []
+    assert b.get(0xDA) == h("43") and b.get(0xEC) == h("000007D0") and b.get(0xAB) == h("000003E8")
     assert persist.snapshot(again) == rec  # what it would save again is the same
     assert net2.take() == [] and b.changed == []  # a restart is no status change
     again.start(T0 + 10)
     net2.take()
     again.tick(T0 + 70)
     announced = [e for d, f in net2.take() if d is None for e in inf_epcs(f)]
-    assert 0xCF in announced  # the battery starts charging: that is a change
-    assert 0xDA not in announced and 0xAA not in announced  # the restored settings are not
-    # the appliance got the command again: charging at 2 kW, limited to 1000 Wh
-    assert int.from_bytes(b.get(0xD3), "big") == 2000 and b.get(0xCF) == h("42")
+    assert 0xCF in announced  # the battery starts discharging: that is a change
+    assert 0xDA not in announced and 0xAB not in announced  # the restored settings are not
+    # the appliance got the command again: discharging at 2 kW, limited to 1000 Wh
+    assert struct.unpack(">i", b.get(0xD3))[0] == -2000 and b.get(0xCF) == h("43")
     t = T0 + 70
     while t < T0 + 2 * 3600:
         t += 60
         again.tick(t)
-    assert abs(int.from_bytes(b.get(0xA8), "big") - 1000) <= 1 and b.get(0xCF) == h("44")
+    assert abs(int.from_bytes(b.get(0xA9), "big") - 1000) <= 1 and b.get(0xCF) == h("44")
 
 
 def test_a_value_refused_first_is_tried_again_after_the_others():
