@@ -200,10 +200,10 @@ class Node:
         sets = st.sets
         if now is None:
             now = self.now
-        heard = self._heard
-        if heard and src in heard:  # the controller of a command in force is still there
-            heard[src] = now
         try:
+            heard = self._heard
+            if heard and src in heard:  # the controller of a command in force is still there
+                heard[src] = now
             self._receive(data, src, now)
         except Exception as e:  # a bug must not stop the receive loop
             st.errors += 1
