@@ -53,18 +53,19 @@ def state_dirs():
 
 @pytest.fixture
 def node_factory(address_pool, state_dirs):
-    """start(legacy_write=None, state=None) -> RunningNode. legacy_write None allows the
-    controller address. Every node started is stopped at teardown, and each must print
-    STOPPED and exit 0 on SIGTERM."""
+    """start(legacy_write=None, state=None, pair=None, extra=()) -> RunningNode.
+    legacy_write None allows the controller address; extra: more tools/sim.py arguments.
+    Every node started is stopped at teardown, and each must print STOPPED and exit 0 on
+    SIGTERM."""
     started = []
 
-    def start(legacy_write=None, state=None, pair=None):
+    def start(legacy_write=None, state=None, pair=None, extra=()):
         addr, ctrl = pair or address_pool.pair()
         if legacy_write is None:
             legacy_write = (ctrl,)
         if state is None:
             state = state_dirs()
-        proc = start_node(addr, state, legacy_write)
+        proc = start_node(addr, state, legacy_write, extra=extra)
         started.append(proc)
         return RunningNode(addr, ctrl, proc, proc.lines)
 

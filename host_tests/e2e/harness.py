@@ -124,9 +124,10 @@ def sim_argv(addr, state, legacy_write=(), heap=HEAP, objects=None, extra=()):
     return argv + list(extra)
 
 
-def start_node(addr, state, legacy_write=(), netns=None, heap=HEAP, objects=None):
-    """Start the node (in netns if given) and wait for READY; returns the Proc."""
-    argv = sim_argv(addr, state, legacy_write, heap, objects)
+def start_node(addr, state, legacy_write=(), netns=None, heap=HEAP, objects=None, extra=()):
+    """Start the node (in netns if given) and wait for READY; returns the Proc. extra:
+    more tools/sim.py arguments (e.g. --speed)."""
+    argv = sim_argv(addr, state, legacy_write, heap, objects, extra)
     if netns:
         argv = ["ip", "netns", "exec", netns] + argv
     proc = Proc(argv)
