@@ -183,8 +183,10 @@ class StorageBattery(EchonetObject):
     power); each change announced.
     The limits 0xA6/0xA7 (the household's backup reserve) and 0x80 stay as set.
     Commands that end by themselves: 0xAA/0xAB, after that much AC energy the battery
-    stands by (0xCF 0x44; 0xDA keeps the controller's mode). Each Set of 0xAA/0xAB starts
-    counting afresh, so a HEMS can order the same amount again once it has run out.
+    stands by (0xCF 0x44; 0xDA keeps the controller's mode). The count starts afresh at
+    each Set of 0xAA/0xAB (so a HEMS can order the same amount again once it has run out)
+    and when the operation mode changes (0xDA, or 0x80 off and on); a 0xDA Set to the mode
+    it has already (a keep-alive) does not restart it.
     """
 
     def __init__(self, instance, identity, appliance=None, now=0):

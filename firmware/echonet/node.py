@@ -172,6 +172,16 @@ class Node:
                     del heard[src]
         self.flush()
 
+    def _still_there(self, src, now):
+        """src, whose Set put a command in force, sent something: its silence starts again,
+        dated when it arrived (not at the last tick) and only while it has not yet lasted
+        dr_timeout (the next tick ends what has)."""
+        t = now if now is not None else self.clock() if self.clock is not None else self.now
+        last = self._heard[src]
+        limit = self.dr_timeout
+        if t > last and (not limit or t - last < limit):
+            self._heard[src] = t
+
     def _move_clock(self, epc, edt, now):
         """A controller sets the time (0x97) or the date (0x98): the clock moves, and every
         time the node and the objects hold moves with it, so no command lapses or runs on
@@ -198,13 +208,11 @@ class Node:
         st = self.stats
         st.received += 1
         sets = st.sets
-        if now is None:
-            now = self.now
         try:
             heard = self._heard
             if heard and src in heard:  # the controller of a command in force is still there
-                heard[src] = now
-            self._receive(data, src, now)
+                self._still_there(src, now)
+            self._receive(data, src, self.now if now is None else now)
         except Exception as e:  # a bug must not stop the receive loop
             st.errors += 1
             if self.event:

@@ -138,6 +138,30 @@ def test_a_controller_that_keeps_polling_is_not_silent():
     assert len(autonomous_events(events)) == 1 and b.get(0xDA) == h("46")
 
 
+def test_a_request_after_the_silence_has_lasted_does_not_revive_the_command():
+    t0 = MIDNIGHT + HOUR
+    node, net, b, events = make("battery", t0)
+    setc(node, net, b, "DA 01 42", t0)
+    run(node, net, t0, t0 + LIMIT - 60, step=600)
+    # past the deadline, before the tick that would see it: too late to count
+    request(node, net, "1081 0206 05FF01 027D01 62 01 E4 00", now=t0 + LIMIT + 30)
+    run(node, net, t0 + LIMIT - 60, t0 + LIMIT + 60, step=120)
+    assert b.get(0xDA) == h("46") and len(autonomous_events(events)) == 1
+
+
+def test_a_request_is_dated_when_it_arrives_not_at_the_last_tick():
+    t0 = MIDNIGHT + HOUR
+    node, net, b, events = make("battery", t0)
+    setc(node, net, b, "DA 01 42", t0)
+    run(node, net, t0, t0 + 1200, step=600)  # last tick at t0 + 1200
+    node.clock = lambda: t0 + 1700  # the node's clock when the Get below arrives
+    node.receive(h("1081 0207 05FF01 027D01 62 01 E4 00"), SRC)  # no `now`: the clock's
+    run(node, net, t0 + 1200, t0 + 1700 + LIMIT - 60, step=60)
+    assert b.get(0xDA) == h("42") and autonomous_events(events) == []  # 3600 s from 1700, not 1200
+    run(node, net, t0 + 1700 + LIMIT - 60, t0 + 1700 + LIMIT, step=60)
+    assert b.get(0xDA) == h("46")
+
+
 def test_requests_from_another_controller_do_not_keep_a_command_in_force():
     t0 = MIDNIGHT + HOUR
     node, net, b, events = make("battery", t0)
