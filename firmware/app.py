@@ -76,7 +76,10 @@ async def _receive(ep, sock, node, group):
             await asyncio.sleep_ms(100)
             continue
         if not (group and ep.is_own(src)):  # only the group socket hears our own multicast
-            node.receive(data, src)
+            try:  # node.receive's guard, here where the frame is made once (echonet/node.py)
+                node.serve(data, src)
+            except Exception as e:
+                node.failed(e)
 
 
 async def _tick(node, clock, saver, sec):

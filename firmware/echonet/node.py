@@ -3,7 +3,8 @@
 `Node.receive(data, src, now)` handles one datagram and hands every frame it wants to send
 to `send(dest, frame)`, where dest is the requester's address as it came in, or None for
 the multicast group. Nothing raises out of `receive`: a frame that cannot be parsed is
-dropped and counted.
+dropped and counted. `serve(data, src)` is the same without the guard, for a receive loop
+that catches errors itself (app.py): a Get then allocates no heap at all.
 """
 from micropython import const
 
@@ -34,6 +35,37 @@ def _no_clock(epc, edt, now):
     return None
 
 
+def _deoj(data):
+    return (data[7] << 16) | (data[8] << 8) | data[9]
+
+
+def _get_part(out, values, data, i, n):
+    """Answer the Get-type properties counted at data[i], the last part of the request,
+    from values, writing the reply from out[n]; return where it ends. A property without a
+    value, or without room left, is answered PDC=0 and sets out[10] to 0: the caller then
+    sends the failure ESV. (Seven locals: see Node.receive on frame sizes.)"""
+    out[n] = data[i]
+    i += 1
+    n += 1
+    while i < len(data):
+        v = values.get(data[i])
+        out[n] = data[i]
+        i += data[i + 1] + 2
+        # keep room for the EPC and PDC=0 of every property still to answer: the request
+        # has at least as many bytes left
+        if v is None or n + 2 + len(v) + len(data) - i > MAX_FRAME:
+            out[n + 1] = 0
+            n += 2
+            out[10] = 0
+        else:
+            out[n + 1] = len(v)
+            n += 2
+            e = n + len(v)
+            out[n:e] = v
+            n = e
+    return n
+
+
 class Stats:
     def __init__(self):
         self.received = 0
@@ -50,12 +82,13 @@ def _skip_props(data, i, n):
     """Offset just past the OPC properties whose OPC byte is data[i]; -1 if they overrun n."""
     if i >= n:
         return -1
-    opc = data[i]
+    k = data[i]
     i += 1
-    for _ in range(opc):
+    while k:
         if i + 2 > n:
             return -1
         i += 2 + data[i + 1]
+        k -= 1
     return i if i <= n else -1
 
 
@@ -89,10 +122,13 @@ class Node:
         self._out = out if out is not None else bytearray(MAX_FRAME)
         self._view = memoryview(self._out)
         self.tid = 0
-        # what _get_part and _set_part leave besides the reply's end: attributes rather
-        # than a returned tuple, as every tuple is an allocation on the Get path
+        # what _set_part leaves besides the reply's end: the offset of the SetGet's Get
+        # part, and whether every Set was accepted
         self._end = 0
         self._ok = True
+        self._at = None  # receive's now: None for the clock, or the last tick
+        self._frame_n = -1  # _frame's last length and view
+        self._frame_view = self._view
         self.objects = {profile.eoj: profile}
         for d in devices:
             self.objects[d.eoj] = d
@@ -201,24 +237,64 @@ class Node:
         return t
 
     # -- incoming -----------------------------------------------------------------
+    # The Get path (serve, _request, _get, _head, _get_part, _frame, _skip_props) keeps every frame within
+    # 11 words of locals, stack and try blocks: MicroPython runs a bigger one in a heap block
+    # allocated at each call, and on a fragmented heap that allocation is the slow part of a
+    # round trip. host_tests/test_frames.py checks the sizes in the compiled firmware.
     def receive(self, data, src, now=None):
-        """Handle one datagram. now: the time for Set side effects; by default `clock()`
-        when a Set arrives (or the last tick's time without a clock), so Gets never read
-        the clock."""
+        """Handle one datagram; never raises. now: the time for Set side effects; by default
+        `clock()` when a Set arrives (or the last tick's time without a clock), so Gets never
+        read the clock."""
+        self._at = now
+        try:
+            self.serve(data, src)
+        except Exception as e:
+            self.failed(e)
+        self._at = None
+
+    def failed(self, e):
+        """serve raised: a bug, which must not stop the receive loop."""
+        self.stats.errors += 1
+        if self.event:
+            self.event("error handling frame: %r" % (e,))
+
+    def serve(self, data, src):
+        """Handle one datagram, as receive does, but an error raises: for a receive loop
+        that catches it in its own frame (then calls failed)."""
+        esv = self._request(data)
+        if self._heard and src in self._heard:  # the controller of a command in force is still there
+            self._still_there(src, self._at)
+        if esv == _GET:
+            obj = self.objects.get(_deoj(data))
+            if obj is not None:  # one object: the usual case, served without a list
+                self._get(obj, data, src)
+                return
+        if esv:
+            self._serve_all(data, esv, src)
+
+    def _request(self, data):
+        """The ESV of a well-formed request, else 0 (the datagram counted and dropped)."""
         st = self.stats
         st.received += 1
-        sets = st.sets
-        try:
-            heard = self._heard
-            if heard and src in heard:  # the controller of a command in force is still there
-                self._still_there(src, now)
-            self._receive(data, src, self.now if now is None else now)
-        except Exception as e:  # a bug must not stop the receive loop
-            st.errors += 1
-            if self.event:
-                self.event("error handling frame: %r" % (e,))
-        if st.sets != sets:  # only an accepted Set changes values between ticks
-            self.flush()
+        n = len(data)
+        if n >= 4 and data[0] == 0x10 and data[1] == 0x82:
+            st.ignored += 1  # format 2 (arbitrary message): not ours to read
+            return 0
+        if n < 12 or n > MAX_FRAME or data[0] != 0x10 or data[1] != 0x81:
+            st.malformed += 1  # short, overlong (longer than any reply could echo) or not ours
+            return 0
+        esv = data[10]
+        if not (_SETI <= esv <= _INF_REQ or esv == _SETGET or esv == _INFC):
+            st.ignored += 1  # responses, INF and reserved codes are not requests
+            return 0
+        # check the structure first; serving then walks the frame by offsets, no lists
+        end = _skip_props(data, 11, n)
+        if end >= 0 and esv == _SETGET:
+            end = _skip_props(data, end, n)
+        if end != n:
+            st.malformed += 1
+            return 0
+        return esv
 
     def _instances(self, deoj):
         """The objects instance code 0 of deoj addresses (none for an unknown instance)."""
@@ -229,69 +305,71 @@ class Node:
         cls = deoj >> 8
         return [d for d in self.devices if d.eoj >> 8 == cls]
 
-    def _receive(self, data, src, now):
-        n = len(data)
+    def _serve_all(self, data, esv, src):
+        """Any request but a Get of one object: instance code 0 answered once per instance,
+        and the status-change INFs of what its Sets changed sent after the replies."""
         st = self.stats
-        if n >= 4 and data[0] == 0x10 and data[1] == 0x82:
-            st.ignored += 1  # format 2 (arbitrary message): not ours to read
-            return
-        if n < 12 or n > MAX_FRAME or data[0] != 0x10 or data[1] != 0x81:
-            st.malformed += 1  # short, overlong (longer than any reply could echo) or not ours
-            return
-        esv = data[10]
-        if not (_SETI <= esv <= _INF_REQ or esv == _SETGET or esv == _INFC):
-            st.ignored += 1  # responses, INF and reserved codes are not requests
-            return
-        # check the structure first; serving then walks the frame by offsets, no lists
-        end = _skip_props(data, 11, n)
-        if end >= 0 and esv == _SETGET:
-            end = _skip_props(data, end, n)
-        if end != n:
-            st.malformed += 1
-            return
-        deoj = (data[7] << 16) | (data[8] << 8) | data[9]
+        sets = st.sets
+        deoj = _deoj(data)
         obj = self.objects.get(deoj)
-        if obj is not None:  # one object: the usual case, served without a list
-            self._serve(obj, data, esv, src, now)
-            return
-        targets = self._instances(deoj)
+        targets = (obj,) if obj is not None else self._instances(deoj)
         if not targets:
             st.ignored += 1
             return
+        now = self._at if self._at is not None else self.now
         for obj in targets:
             self._serve(obj, data, esv, src, now)
+        if st.sets != sets:  # only an accepted Set changes values between ticks
+            self.flush()
 
-    def _serve(self, obj, data, esv, src, now):
-        # the reply goes into one buffer reused for every frame: nothing to allocate per
-        # request, nothing to fragment. Header: the request's, SEOJ and DEOJ swapped.
+    def _head(self, obj, data):
+        """The reply's header in the out buffer: the request's, SEOJ and DEOJ swapped and the
+        TID copied. The reply goes into one buffer reused for every frame: nothing to
+        allocate per request, nothing to fragment."""
         out = self._out
         out[0] = 0x10
         out[1] = 0x81
-        out[2] = data[2]  # TID copied
+        out[2] = data[2]
         out[3] = data[3]
         out[4:7] = obj.eoj_bytes
         out[7] = data[4]
         out[8] = data[5]
         out[9] = data[6]
-        if esv == _GET:  # the hot path: straight through
-            n = self._get_part(obj, data, 11, 11)
-            out[10] = _GET_RES if self._ok and data[11] else _GET_SNA
-            self.stats.replies += 1
-            self.send(src, self._view[:n])
-            return
+        out[10] = 1  # the ESV comes last; until then, nonzero: no property failed (_get_part)
+
+    def _frame(self, n):
+        """The first n bytes of the out buffer, as a view: the last one is kept, as a poller
+        asks for the same properties, and so the same length, again and again."""
+        if n != self._frame_n:
+            self._frame_view = self._view[:n]
+            self._frame_n = n
+        return self._frame_view
+
+    def _get(self, obj, data, src):
+        self._head(obj, data)
+        n = _get_part(self._out, obj.values, data, 11, 11)
+        self._out[10] = _GET_RES if self._out[10] and data[11] else _GET_SNA
+        self.stats.replies += 1
+        self.send(src, self._frame(n))
+
+    def _serve(self, obj, data, esv, src, now):
+        self._head(obj, data)
+        out = self._out
+        asked = data[11]
         if esv == _SETI or esv == _SETC or esv == _SETGET:
-            asked = data[11]
             n = self._set_part(obj, data, src, now)
             ok = self._ok
             if esv == _SETGET:  # then the Get part, OPCGet at data[i]
                 i = self._end
                 asked += data[i]
-                n = self._get_part(obj, data, i, n)
-                ok = self._ok and ok
+                n = _get_part(out, obj.values, data, i, n)
+                ok = out[10] != 0 and ok
+        elif esv == _INFC:
+            n = self._echo_part(data)
+            ok = True
         else:
-            asked = data[11]
-            n = self._get_part(obj, data, 11, 11, esv == _INFC)
-            ok = self._ok
+            n = _get_part(out, obj.values, data, 11, 11)
+            ok = out[10] != 0
         if not asked:
             ok = False  # OPC=0 asks for nothing: answer the SNA so the requester need not wait
         if esv == _INFC:
@@ -305,41 +383,26 @@ class Node:
         out[10] = esv_out
         self.stats.replies += 1
         # INF answering INF_REQ goes to the group; everything else back to the requester
-        self.send(None if esv_out == _INF else src, self._view[:n])
+        self.send(None if esv_out == _INF else src, self._frame(n))
 
-    def _get_part(self, obj, data, i, n, echo_only=False):
-        """Answer the Get-type properties whose OPC is data[i], writing from out[n].
-        Returns the end of the reply; self._end is then the offset after them in data,
-        self._ok whether all were served. echo_only: every EPC with PDC=0 (INFC_Res)."""
+    def _echo_part(self, data):
+        """INFC_Res: every EPC of the INFC echoed with PDC=0. Returns the reply's end."""
         out = self._out
-        opc = data[i]
-        out[n] = opc
-        n += 1
-        i += 1
-        ok = True
-        values = obj.values
-        for k in range(opc, 0, -1):
-            e = data[i]
+        opc = data[11]
+        out[11] = opc
+        n = 12
+        i = 12
+        for _ in range(opc):
+            out[n] = data[i]
+            out[n + 1] = 0
+            n += 2
             i += 2 + data[i + 1]
-            out[n] = e
-            v = None if echo_only else values.get(e)
-            # keep room for the EPC and PDC=0 of every property still to answer
-            if v is None or n + 2 + len(v) + 2 * (k - 1) > MAX_FRAME:
-                out[n + 1] = 0
-                n += 2
-                ok = ok and echo_only
-            else:
-                m = len(v)
-                out[n + 1] = m
-                out[n + 2 : n + 2 + m] = v
-                n += 2 + m
-        self._end = i
-        self._ok = ok
         return n
 
     def _set_part(self, obj, data, src, now):
         """Carry out the Set-type properties whose OPC is data[11]. Returns the end of
-        the reply; self._end and self._ok as for _get_part."""
+        the reply; self._end is then the offset after them in data, self._ok whether
+        all were accepted."""
         out = self._out
         opc = data[11]
         out[11] = opc

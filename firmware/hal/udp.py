@@ -104,6 +104,7 @@ class Endpoint:
         self._own_raw = port.to_bytes(2, "big") + ip  # port and address as in a raw sockaddr
         self._last_src = None
         self._last_reply = None
+        self._to = None
 
     def is_own(self, src):
         """A frame we sent ourselves, looped back by multicast (only the group socket sees these)."""
@@ -134,12 +135,18 @@ class Endpoint:
             return True
         else:
             to = self.reply_addr(dest)
+        self._to = to
+        return self._send_to(frame)
+
+    def _send_to(self, frame):
+        # apart from send, and `to` in self: with a try, a third argument makes this a
+        # frame MicroPython allocates on the heap at each call (echonet/node.py, receive)
         try:
             # the unix port takes the raw sockaddr bytes it returned from recvfrom
-            self.unicast.sendto(frame, to)  # pyright: ignore[reportArgumentType]
-            return True
+            self.unicast.sendto(frame, self._to)  # pyright: ignore[reportArgumentType]
         except OSError:  # a full buffer or a vanished route loses one frame, not the node
             return False
+        return True
 
     async def recv(self, sock, size=MAX_DATAGRAM):
         """The next datagram: (data, source address). One longer than size comes back
