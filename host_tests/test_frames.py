@@ -38,7 +38,7 @@ def test_the_get_path_runs_on_the_c_stack(module):
 
 
 def _run_mp(code, path):
-    env = dict(os.environ, MICROPYPATH=path)
+    env = dict(os.environ, MICROPYPATH=path + ":.frozen")  # .frozen: asyncio and the rest built in
     r = subprocess.run([MICROPYTHON, "-X", "heapsize=256K", "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout.split()
@@ -86,15 +86,27 @@ def test_a_get_allocates_nothing_under_micropython():
         "    got[0] += 1\n"
         "    got[1] = frame[10]\n"
         "node = Node(NodeProfile(ident, dev), dev, send)\n"
-        "src = ('127.0.0.3', 3610)\n"
-        "for req in (bytes.fromhex('10810001 05FF01 027D01 62 01 8000'),\n"
-        "            bytes.fromhex('10810002 05FF01 027D01 62 04 8000 E400 DA00 D300'),\n"
-        "            bytes.fromhex('10810003 05FF01 0EF001 62 02 D600 8300')):\n"
-        "    node.serve(req, src)\n"
-        "    t = micropython.mem_total()\n"
-        "    for i in range(100):\n"
+        "src = bytes([2, 0, 0x0E, 0x1A, 127, 0, 0, 3]) + bytes(8)  # as the unix port's recvfrom gives it\n"
+        "def gets():\n"
+        "    for req in (bytes.fromhex('10810001 05FF01 027D01 62 01 8000'),\n"
+        "                bytes.fromhex('10810002 05FF01 027D01 62 04 8000 E400 DA00 D300'),\n"
+        "                bytes.fromhex('10810003 05FF01 0EF001 62 02 D600 8300')):\n"
         "        node.serve(req, src)\n"
-        "    print(micropython.mem_total() - t, got[0], hex(got[1]))\n"
+        "        t = micropython.mem_total()\n"
+        "        for i in range(100):\n"
+        "            node.serve(req, src)\n"
+        "        print(micropython.mem_total() - t, got[0], hex(got[1]))\n"
+        "gets()\n"
+        # and while a command of this controller is in force (its presence is checked)
+        "import app\n"
+        "node.who = app.controller_of()\n"
+        "node.write_allowed = lambda src: True\n"
+        "node.serve(bytes.fromhex('10810004 05FF01 027D01 61 01 DA 01 42'), src)\n"
+        "print(len(node._heard), hex(got[1]))\n"
+        "got[0] = 0\n"
+        "gets()\n"
     )
     out = _run_mp(code, BUILD)
-    assert out == ["0", "101", "0x72", "0", "202", "0x72", "0", "303", "0x72"]
+    assert out[:9] == ["0", "101", "0x72", "0", "202", "0x72", "0", "303", "0x72"]
+    assert out[9:11] == ["1", "0x73"]  # the Set accepted (its change announced last): a command in force
+    assert out[11:] == ["0", "101", "0x72", "0", "202", "0x72", "0", "303", "0x72"]

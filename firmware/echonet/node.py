@@ -35,6 +35,10 @@ def _no_clock(epc, edt, now):
     return None
 
 
+def _itself(src):
+    return src
+
+
 def _deoj(data):
     return (data[7] << 16) | (data[8] << 8) | data[9]
 
@@ -114,9 +118,13 @@ class Node:
         # after which the object returns to autonomous operation (EchonetObject.autonomous);
         # 0 = never. startup sets config dr_timeout_s.
         self.dr_timeout = 0
-        # those controllers (source addresses, or secure sessions) with the time of their
-        # last request of any kind: a controller that still polls is not silent
+        # those controllers (who(src) of their requests) with the time of their last
+        # request of any kind: a controller that still polls is not silent
         self._heard = {}
+        # who(src): the controller behind a request's source. By default the source itself;
+        # app.py gives the address without the port (a controller may send from several
+        # sockets) and, over the secure channel, the enrolled controller
+        self.who = _itself
         # every frame the node sends is built here; pass one allocated early, while the
         # heap still has a free stretch of 1 KB
         self._out = out if out is not None else bytearray(MAX_FRAME)
@@ -208,15 +216,17 @@ class Node:
                     del heard[src]
         self.flush()
 
-    def _still_there(self, src, now):
-        """src, whose Set put a command in force, sent something: its silence starts again,
-        dated when it arrived (not at the last tick) and only while it has not yet lasted
-        dr_timeout (the next tick ends what has)."""
-        t = now if now is not None else self.clock() if self.clock is not None else self.now
-        last = self._heard[src]
-        limit = self.dr_timeout
-        if t > last and (not limit or t - last < limit):
-            self._heard[src] = t
+    def _still_there(self, src):
+        """If src is from a controller whose Set put a command in force, its silence starts
+        again, dated when the request arrived (not at the last tick) and only while it has
+        not yet lasted dr_timeout (the next tick ends what has)."""
+        key = self.who(src)
+        last = self._heard.get(key)
+        if last is None:
+            return
+        t = self._at if self._at is not None else self.clock() if self.clock is not None else self.now
+        if t > last and (not self.dr_timeout or t - last < self.dr_timeout):
+            self._heard[key] = t
 
     def _move_clock(self, epc, edt, now):
         """A controller sets the time (0x97) or the date (0x98): the clock moves, and every
@@ -262,8 +272,8 @@ class Node:
         """Handle one datagram, as receive does, but an error raises: for a receive loop
         that catches it in its own frame (then calls failed)."""
         esv = self._request(data)
-        if self._heard and src in self._heard:  # the controller of a command in force is still there
-            self._still_there(src, self._at)
+        if self._heard:  # a command in force: is this its controller, still there?
+            self._still_there(src)
         if esv == _GET:
             obj = self.objects.get(_deoj(data))
             if obj is not None:  # one object: the usual case, served without a list
@@ -439,8 +449,8 @@ class Node:
                 if took:
                     obj.put(e, v)
                     obj.was_set(e, now)
-                    obj.set_by = src
-                    self._heard[src] = now
+                    obj.set_by = self.who(src)
+                    self._heard[obj.set_by] = now
             if took:
                 self.stats.sets += 1
                 out[n + 1] = 0

@@ -24,7 +24,7 @@ class EchonetObject:
         # accepted last: what echonet/persist.py saves
         self.accepted = []
         self.set_at = None  # time of the last accepted Set; None once autonomous again
-        self.set_by = None  # who sent it (a source address or a secure session); None at boot
+        self.set_by = None  # who sent it (Node.who of its source); None at boot
         anno = bytearray()
         sets = bytearray()
         gets = bytearray()

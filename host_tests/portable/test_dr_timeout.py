@@ -174,6 +174,22 @@ def test_requests_from_another_controller_do_not_keep_a_command_in_force():
     assert node._heard == {}  # nothing left to watch once no command is in force
 
 
+def test_the_controller_is_who_the_node_takes_a_source_for():
+    """node.who maps a request's source to its controller (app.py: the address without the
+    port): polling from other sockets of the same host keeps the command in force."""
+    t0 = MIDNIGHT + HOUR
+    node, net, b, events = make("battery", t0)
+    node.who = lambda src: src[0]
+    setc(node, net, b, "DA 01 42", t0)  # from SRC, port 3610
+    for k in range(1, 6):
+        request(node, net, "1081 0208 05FF01 027D01 62 01 E4 00", src=(SRC[0], 50000 + k), now=t0 + k * 600)
+    run(node, net, t0, t0 + 3000 + LIMIT - 300)
+    assert b.get(0xDA) == h("42") and autonomous_events(events) == []
+    assert list(node._heard) == [SRC[0]]
+    run(node, net, t0 + 3000 + LIMIT - 300, t0 + 3000 + LIMIT + 300)
+    assert b.get(0xDA) == h("46") and len(autonomous_events(events)) == 1
+
+
 def test_expiry_takes_effect_at_its_second_even_between_coarse_ticks():
     # charge at 2 kW; ticks every 700 s: the hour ends between the ticks at 3500 and 4200 s
     t0 = MIDNIGHT + HOUR  # 01:00: automatic mode then covers the night load, 250 W, no solar
