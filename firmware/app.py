@@ -91,21 +91,6 @@ def controller_of():
     return who
 
 
-async def _receive(ep, sock, node, group):
-    while True:
-        try:
-            data, src = await ep.recv(sock)
-        except OSError as e:  # e.g. ICMP errors surfacing on a UDP socket: lose a datagram, not the node
-            log("receive error %s" % (e,))
-            await asyncio.sleep_ms(100)
-            continue
-        if not (group and ep.is_own(src)):  # only the group socket hears our own multicast
-            try:  # node.receive's guard, here where the frame is made once (echonet/node.py)
-                node.serve(data, src)
-            except Exception as e:
-                node.failed(e)
-
-
 async def _tick(node, clock, saver, sec):
     while True:
         await asyncio.sleep_ms(TICK_MS)
@@ -174,7 +159,8 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
                 led.on()
         except ValueError as e:
             log("board.json: %s" % e)
-    tasks = [_receive(ep, ep.unicast, node, False), _receive(ep, ep.multicast, node, True), _tick(node, clock, saver, sec)]
+    tasks = [ep.receive_loop(sock, node.serve, node.failed, log) for sock in (ep.unicast, ep.multicast)]
+    tasks.append(_tick(node, clock, saver, sec))
     if sec:
         tasks.append(_button(sec, clock))
     if cfg.get("update_url"):

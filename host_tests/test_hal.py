@@ -90,3 +90,85 @@ def test_wifi_wrong_password_fails_after_timeout_without_echoing_it(monkeypatch)
         hal.wifi.connect("home", "wrong-and-secret", timeout_s=5)
     assert clock.ms >= 5000
     assert "wrong-and-secret" not in str(e.value) and "home" in str(e.value)
+
+
+class _Queue:
+    def __init__(self):
+        self.waits = []
+
+    def queue_read(self, sock):
+        self.waits.append(sock)
+
+
+class _Sock:
+    """recvfrom answers from a script: (data, src) pairs, or exceptions to raise."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.sizes = []
+
+    def recvfrom(self, n):
+        self.sizes.append(n)
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+
+def _loop(monkeypatch, script, multicast=False, handle=None):
+    """Endpoint.receive_loop over a scripted socket, driven as asyncio would drive it."""
+    from hal import udp
+
+    queue = _Queue()
+    monkeypatch.setattr(udp, "_core", types.SimpleNamespace(_io_queue=queue))
+    slept = []
+    monkeypatch.setattr(udp, "asyncio", types.SimpleNamespace(sleep_ms=lambda ms: iter([slept.append(ms)])))
+    ep = udp.Endpoint.__new__(udp.Endpoint)  # no real sockets: only what the loop reads
+    ep.addr, ep.port = "192.168.1.5", 3610
+    ep._own_raw = bytes([0x0E, 0x1A, 192, 168, 1, 5])  # port and address, as Endpoint keeps them
+    sock = _Sock(script)
+    ep.multicast = sock if multicast else None  # pyright: ignore[reportAttributeAccessIssue] (a fake socket)
+    got, failed, logged = [], [], []
+    loop = ep.receive_loop(sock, handle or (lambda data, src: got.append((data, src))), failed.append, logged.append)
+    next(loop)  # to its first wait on the I/O queue
+    while sock.script:  # then each next(): one datagram handled, and the next wait
+        next(loop)
+    return types.SimpleNamespace(got=got, failed=failed, logged=logged, slept=slept, sock=sock, waits=queue.waits)
+
+
+def test_receive_loop_hands_over_each_datagram_after_waiting_for_it(monkeypatch):
+    r = _loop(monkeypatch, [(b"a", ("192.168.1.9", 3610)), (b"b", ("192.168.1.9", 40000))])
+    assert r.got == [(b"a", ("192.168.1.9", 3610)), (b"b", ("192.168.1.9", 40000))]
+    assert len(r.waits) == 3 and r.sock.sizes == [1025, 1025]  # one byte over the largest frame
+
+
+def test_receive_loop_reads_what_fits_when_the_heap_has_no_room(monkeypatch):
+    src = ("192.168.1.9", 3610)
+    r = _loop(monkeypatch, [MemoryError(), (b"x" * 40, src), MemoryError(), (b"y" * 257, src)])
+    assert r.sock.sizes == [1025, 257, 1025, 257]
+    assert r.got == [(b"x" * 40, src), (b"", src)]  # one cut short is passed on empty: dropped as malformed
+
+
+def test_receive_loop_survives_socket_errors_and_a_failing_handler(monkeypatch):
+    import errno
+
+    src = ("192.168.1.9", 3610)
+    seen = []
+
+    def handle(data, src):
+        seen.append(data)
+        if data == b"bad":
+            raise ValueError("bug")
+
+    r = _loop(monkeypatch, [OSError(errno.EAGAIN), OSError(errno.ECONNREFUSED), (b"bad", src), (b"ok", src)], handle=handle)
+    assert seen == [b"bad", b"ok"]
+    assert [str(e) for e in r.failed] == ["bug"]
+    assert len(r.logged) == 1 and r.logged[0].startswith("receive error")  # EAGAIN is not an error
+    assert r.slept == [100]  # and a pause after a real one, so a broken socket cannot spin
+
+
+def test_receive_loop_on_the_group_socket_drops_our_own_multicast(monkeypatch):
+    own = bytes([2, 0, 0x0E, 0x1A, 192, 168, 1, 5]) + bytes(8)  # the raw address of the unix port
+    other = bytes([2, 0, 0x0E, 0x1A, 192, 168, 1, 9]) + bytes(8)
+    r = _loop(monkeypatch, [(b"mine", own), (b"theirs", other), (b"mine", ("192.168.1.5", 3610))], multicast=True)
+    assert r.got == [(b"theirs", other)]

@@ -625,7 +625,7 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
                 "replies. Servers (both with `micropython -X heapsize=%s`, make sim's heap): **node** =" % RUN_HEAP,
                 "build/firmware/main.py (battery only, no device certificate: the plain-UDP path);",
                 "**echo** = tools/bench_echo.py in the same interpreter and receive path (hal.udp.Endpoint, asyncio,",
-                "`Endpoint.recv`, `is_own`) sending each datagram back with `Endpoint.send`: the limit for this interpreter",
+                "`Endpoint.receive_loop`) sending each datagram back with `Endpoint.send`: the limit for this interpreter",
                 "and receive path; **uecho** = a uecho LocalNode with a 0x027D01 Device under CPython (uecho does not run",
                 "under MicroPython), held to loopback (`Interface.get_all_ipaddrs` patched, its multicast send disabled;",
                 "the four EPCs made readable, as uecho's table marks 0xE4 `required_c`, which it treats as no access;",

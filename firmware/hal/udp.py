@@ -21,24 +21,7 @@ def sockopt(name):
     return getattr(socket, name, _STACK[name])
 
 
-_core = getattr(asyncio, "core", None)  # MicroPython's scheduler, to wait on the I/O queue
-
-
-def _mp_readable(sock):
-    yield _core._io_queue.queue_read(sock)  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
-
-
-async def _cpython_readable(sock):  # CPython, for host tools and tests
-    loop = asyncio.get_event_loop()
-    fut = loop.create_future()
-    loop.add_reader(sock, fut.set_result, None)
-    try:
-        await fut
-    finally:
-        loop.remove_reader(sock)
-
-
-_readable = _mp_readable if _core else _cpython_readable
+_core = getattr(asyncio, "core", None)  # MicroPython's scheduler: the loop waits on its I/O queue
 
 
 # Largest datagram the node takes (echonet.node.MAX_FRAME; replies are capped there too).
@@ -148,23 +131,37 @@ class Endpoint:
             return False
         return True
 
-    async def recv(self, sock, size=MAX_DATAGRAM):
-        """The next datagram: (data, source address). One longer than size comes back
-        with size + 1 bytes, or empty, and the node drops either as malformed."""
+    def receive_loop(self, sock, handle, failed, log):
+        """An asyncio task (MicroPython) handing every datagram on sock to handle(data,
+        src); what handle raises goes to failed(e), so no frame stops the loop. The group
+        socket also hears our own multicast: dropped here.
+
+        A generator, not a coroutine: it waits on asyncio's I/O queue itself, so a datagram
+        costs no coroutine and no heap frame of its own (echonet/node.py, receive), and
+        its frame, made once, holds the try blocks."""
+        own = sock is self.multicast
+        queue = _core._io_queue  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
         while True:
-            # wait first: recvfrom allocates its buffer even when nothing is there
-            await _readable(sock)  # pyright: ignore[reportGeneralTypeIssues] (MicroPython awaits generators)
+            yield queue.queue_read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
             try:
-                try:
-                    return sock.recvfrom(size + 1)
-                except MemoryError:
-                    # a fragmented heap has no room for the full buffer: read what fits
-                    # rather than stop the node; a datagram cut short is passed on empty
-                    data, src = sock.recvfrom(_LEAN_DATAGRAM + 1)
-                    return (data if len(data) <= _LEAN_DATAGRAM else b""), src
+                data, src = sock.recvfrom(MAX_DATAGRAM + 1)
+            except MemoryError:
+                # a fragmented heap has no room for the full buffer: read what fits
+                # rather than stop the node; a datagram cut short is passed on empty
+                data, src = sock.recvfrom(_LEAN_DATAGRAM + 1)
+                if len(data) > _LEAN_DATAGRAM:
+                    data = b""
             except OSError as e:
-                if e.args[0] != errno.EAGAIN:
-                    raise
+                if e.args[0] != errno.EAGAIN:  # e.g. an ICMP error: lose a datagram, not the node
+                    log("receive error %s" % (e,))
+                    yield from asyncio.sleep_ms(100)  # pyright: ignore[reportAttributeAccessIssue] (MicroPython)
+                continue
+            if own and self.is_own(src):
+                continue
+            try:
+                handle(data, src)
+            except Exception as e:
+                failed(e)
 
     def close(self):
         self.unicast.close()
