@@ -128,6 +128,7 @@ class Node:
         # every frame the node sends is built here; pass one allocated early, while the
         # heap still has a free stretch of 1 KB
         self._out = out if out is not None else bytearray(MAX_FRAME)
+        self._out[0:2] = b"\x10\x81"  # EHD of every frame sent: written here once
         self._view = memoryview(self._out)
         self.tid = 0
         # what _set_part leaves besides the reply's end: the offset of the SetGet's Get
@@ -160,7 +161,6 @@ class Node:
         """Multicast an INF of these properties of obj (status change, or the boot 0xD5)."""
         out = self._out
         tid = self._next_tid()
-        out[0:4] = b"\x10\x81\x00\x00"
         out[2] = tid >> 8
         out[3] = tid & 0xFF
         out[4:7] = obj.eoj_bytes
@@ -247,10 +247,10 @@ class Node:
         return t
 
     # -- incoming -----------------------------------------------------------------
-    # The Get path (serve, _request, _get, _head, _get_part, _frame, _skip_props) keeps every frame within
-    # 11 words of locals, stack and try blocks: MicroPython runs a bigger one in a heap block
-    # allocated at each call, and on a fragmented heap that allocation is the slow part of a
-    # round trip. host_tests/test_frames.py checks the sizes in the compiled firmware.
+    # The Get path (serve, _request, _skip_props, _get, _head, _get_part) keeps every frame
+    # within 11 words of locals, stack and try blocks: MicroPython runs a bigger one in a
+    # heap block allocated at each call, and on a fragmented heap that allocation is the
+    # slow part of a round trip. host_tests/test_frames.py checks the compiled sizes.
     def receive(self, data, src, now=None):
         """Handle one datagram; never raises. now: the time for Set side effects; by default
         `clock()` when a Set arrives (or the last tick's time without a clock), so Gets never
@@ -275,7 +275,7 @@ class Node:
         if self._heard:  # a command in force: is this its controller, still there?
             self._still_there(src)
         if esv == _GET:
-            obj = self.objects.get(_deoj(data))
+            obj = self.objects.get((data[7] << 16) | (data[8] << 8) | data[9])  # _deoj, inlined
             if obj is not None:  # one object: the usual case, served without a list
                 self._get(obj, data, src)
                 return
@@ -333,12 +333,10 @@ class Node:
             self.flush()
 
     def _head(self, obj, data):
-        """The reply's header in the out buffer: the request's, SEOJ and DEOJ swapped and the
-        TID copied. The reply goes into one buffer reused for every frame: nothing to
+        """The reply's header in the out buffer (after the EHD, always 10 81): the request's,
+        SEOJ and DEOJ swapped and the TID copied. The reply goes into one buffer reused for every frame: nothing to
         allocate per request, nothing to fragment."""
         out = self._out
-        out[0] = 0x10
-        out[1] = 0x81
         out[2] = data[2]
         out[3] = data[3]
         out[4:7] = obj.eoj_bytes
@@ -360,7 +358,10 @@ class Node:
         n = _get_part(self._out, obj.values, data, 11, 11)
         self._out[10] = _GET_RES if self._out[10] and data[11] else _GET_SNA
         self.stats.replies += 1
-        self.send(src, self._frame(n))
+        if n != self._frame_n:  # _frame, inlined: the hot path
+            self._frame_view = self._view[:n]
+            self._frame_n = n
+        self.send(src, self._frame_view)
 
     def _serve(self, obj, data, esv, src, now):
         self._head(obj, data)
