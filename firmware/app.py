@@ -12,6 +12,8 @@ import sys
 
 from unload import drop
 
+from hal.udp import peer_key
+
 # asyncio.gather is loaded on first use (asyncio.funcs, about 1 KB): load it now, while the
 # heap is whole, rather than after boot when it may find no room in one piece
 _gather = asyncio.gather
@@ -67,28 +69,18 @@ def write_policy(allow):
     return write_allowed
 
 
-def controller_of():
-    """Node.who: the controller behind a request, for the DR timeout. Over plain UDP its IP
-    address, whatever port it sent from (ECHONET Lite answers port 3610 anyway, and a
-    controller may send from several sockets); over the secure channel the enrolled
-    controller, whichever session it came in on. The last address is kept, so a controller
-    that keeps polling costs no allocation."""
-    from hal.udp import peer_ip
-
-    last: list = [None, None]  # the last source and its address
-
-    def who(src):
-        ctl = getattr(src, "ctl", None)  # a secure session (security/channel.py)
-        if ctl is not None:
-            return "ctl:" + ctl["fp"]
-        if hasattr(src, "may_write"):  # a session not (yet) of an enrolled controller
-            return src
-        if src != last[0]:
-            last[1] = peer_ip(src)
-            last[0] = src
-        return last[1]
-
-    return who
+def controller_of(src):
+    """Node.who: the controller behind a request, for the DR timeout. Over plain UDP its
+    host, whatever port it sent from (ECHONET Lite answers port 3610 anyway, and a
+    controller may send from several sockets), found without allocating, as it is asked
+    for every datagram while a command is in force; over the secure channel the enrolled
+    controller, whichever session it came in on."""
+    ctl = getattr(src, "ctl", None)  # a secure session (security/channel.py)
+    if ctl is not None:
+        return "ctl:" + ctl["fp"]
+    if hasattr(src, "may_write"):  # a session not (yet) of an enrolled controller
+        return src
+    return peer_key(src)
 
 
 async def _tick(node, clock, saver, sec):

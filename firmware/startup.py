@@ -114,6 +114,6 @@ def build(cfg, identity, send, now, out=None):
     policy = app.write_policy(cfg.get("legacy_write", []))
     node = Node(NodeProfile(identity, devices), devices, send, policy, app.log, out)
     node.dr_timeout = cfg.get("dr_timeout_s", DR_TIMEOUT_S)
-    node.who = app.controller_of()
+    node.who = app.controller_of
     return node
 

@@ -97,14 +97,25 @@ def test_a_get_allocates_nothing_under_micropython():
         "gets()\n"
         # and while a command of this controller is in force (its presence is checked)
         "import app\n"
-        "node.who = app.controller_of()\n"
+        "node.who = app.controller_of\n"
         "node.write_allowed = lambda src: True\n"
         "node.serve(bytes.fromhex('10810004 05FF01 027D01 61 01 DA 01 42'), src)\n"
         "print(len(node._heard), hex(got[1]))\n"
         "got[0] = 0\n"
         "gets()\n"
+        # from the controller's address, then from it on another port and from other hosts in turn
+        "def polls(srcs):\n"
+        "    req = bytes.fromhex('10810001 05FF01 027D01 62 01 8000')\n"
+        "    node.serve(req, srcs[0])\n"
+        "    t = micropython.mem_total()\n"
+        "    for i in range(99):\n"
+        "        node.serve(req, srcs[i % len(srcs)])\n"
+        "    print(micropython.mem_total() - t)\n"
+        "polls([src])\n"
+        "polls([bytes([2, 0, 0xC3, 0x50 + k, 127, 0, 0, 3 + k]) + bytes(8) for k in range(3)])\n"
     )
     out = _run_mp(code, BUILD)
     assert out[:9] == ["0", "101", "0x72", "0", "202", "0x72", "0", "303", "0x72"]
     assert out[9:11] == ["1", "0x73"]  # the Set accepted (its change announced last): a command in force
-    assert out[11:] == ["0", "101", "0x72", "0", "202", "0x72", "0", "303", "0x72"]
+    assert out[11:20] == ["0", "101", "0x72", "0", "202", "0x72", "0", "303", "0x72"]
+    assert out[20:] == ["0", "0"]

@@ -143,10 +143,15 @@ def test_receive_loop_hands_over_each_datagram_after_waiting_for_it(monkeypatch)
 
 
 def test_receive_loop_reads_what_fits_when_the_heap_has_no_room(monkeypatch):
+    import errno
+
     src = ("192.168.1.9", 3610)
-    r = _loop(monkeypatch, [MemoryError(), (b"x" * 40, src), MemoryError(), (b"y" * 257, src)])
-    assert r.sock.sizes == [1025, 257, 1025, 257]
-    assert r.got == [(b"x" * 40, src), (b"", src)]  # one cut short is passed on empty: dropped as malformed
+    r = _loop(monkeypatch, [MemoryError(), (b"x" * 40, src), MemoryError(), (b"y" * 257, src),
+                            MemoryError(), OSError(errno.EAGAIN), (b"z", src)])
+    assert r.sock.sizes == [1025, 257, 1025, 257, 1025, 257, 1025]
+    # one cut short is passed on empty (dropped as malformed); where the port had taken the
+    # datagram before running out of heap, the lean read finds none, and the loop goes on
+    assert r.got == [(b"x" * 40, src), (b"", src), (b"z", src)] and r.logged == []
 
 
 def test_receive_loop_survives_socket_errors_and_a_failing_handler(monkeypatch):
@@ -158,13 +163,22 @@ def test_receive_loop_survives_socket_errors_and_a_failing_handler(monkeypatch):
     def handle(data, src):
         seen.append(data)
         if data == b"bad":
-            raise ValueError("bug")
+            raise KeyError("bug")
+        if data == b"worse":
+            raise ZeroDivisionError("another")
 
-    r = _loop(monkeypatch, [OSError(errno.EAGAIN), OSError(errno.ECONNREFUSED), (b"bad", src), (b"ok", src)], handle=handle)
-    assert seen == [b"bad", b"ok"]
-    assert [str(e) for e in r.failed] == ["bug"]
+    script = [OSError(errno.EAGAIN), OSError(errno.ECONNREFUSED), (b"bad", src), (b"worse", src), (b"ok", src)]
+    r = _loop(monkeypatch, script, handle=handle)
+    assert seen == [b"bad", b"worse", b"ok"]
+    assert [type(e) for e in r.failed] == [KeyError, ZeroDivisionError]
     assert len(r.logged) == 1 and r.logged[0].startswith("receive error")  # EAGAIN is not an error
     assert r.slept == [100]  # and a pause after a real one, so a broken socket cannot spin
+
+
+def test_receive_loop_on_the_unicast_socket_keeps_what_comes_from_our_address(monkeypatch):
+    own = bytes([2, 0, 0x0E, 0x1A, 192, 168, 1, 5]) + bytes(8)  # e.g. a controller on this host
+    r = _loop(monkeypatch, [(b"local", own)])
+    assert r.got == [(b"local", own)]
 
 
 def test_receive_loop_on_the_group_socket_drops_our_own_multicast(monkeypatch):

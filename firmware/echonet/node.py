@@ -43,11 +43,23 @@ def _deoj(data):
     return (data[7] << 16) | (data[8] << 8) | data[9]
 
 
+_NO_VALUES = {}  # what INFC_Res reads its EPCs from: nothing
+
+
+def _left(data, i):
+    """The bytes the EPC and PDC=0 of every property from data[i] to the end would take."""
+    k = 0
+    while i < len(data):
+        k += 2
+        i += data[i + 1] + 2
+    return k
+
+
 def _get_part(out, values, data, i, n):
     """Answer the Get-type properties counted at data[i], the last part of the request,
     from values, writing the reply from out[n]; return where it ends. A property without a
     value, or without room left, is answered PDC=0 and sets out[10] to 0: the caller then
-    sends the failure ESV. (Seven locals: see Node.receive on frame sizes.)"""
+    sends the failure ESV. (Seven locals: see the note on frame sizes above Node.receive.)"""
     out[n] = data[i]
     i += 1
     n += 1
@@ -56,8 +68,10 @@ def _get_part(out, values, data, i, n):
         out[n] = data[i]
         i += data[i + 1] + 2
         # keep room for the EPC and PDC=0 of every property still to answer: the request
-        # has at least as many bytes left
-        if v is None or n + 2 + len(v) + len(data) - i > MAX_FRAME:
+        # has at least as many bytes left, exactly as many when their PDCs are 0 (so the
+        # count is taken only when EDTs in a Get leave it in doubt)
+        if v is None or (n + 2 + len(v) + len(data) - i > MAX_FRAME
+                         and n + 2 + len(v) + _left(data, i) > MAX_FRAME):
             out[n + 1] = 0
             n += 2
             out[10] = 0
@@ -327,10 +341,12 @@ class Node:
             st.ignored += 1
             return
         now = self._at if self._at is not None else self.now
-        for obj in targets:
-            self._serve(obj, data, esv, src, now)
-        if st.sets != sets:  # only an accepted Set changes values between ticks
-            self.flush()
+        try:
+            for obj in targets:
+                self._serve(obj, data, esv, src, now)
+        finally:  # announced even if serving a later target failed
+            if st.sets != sets:  # only an accepted Set changes values between ticks
+                self.flush()
 
     def _head(self, obj, data):
         """The reply's header in the out buffer (after the EHD, always 10 81): the request's,
@@ -375,8 +391,8 @@ class Node:
                 asked += data[i]
                 n = _get_part(out, obj.values, data, i, n)
                 ok = out[10] != 0 and ok
-        elif esv == _INFC:
-            n = self._echo_part(data)
+        elif esv == _INFC:  # INFC_Res: every EPC echoed with PDC=0, as for values it has none of
+            n = _get_part(out, _NO_VALUES, data, 11, 11)
             ok = True
         else:
             n = _get_part(out, obj.values, data, 11, 11)
@@ -395,20 +411,6 @@ class Node:
         self.stats.replies += 1
         # INF answering INF_REQ goes to the group; everything else back to the requester
         self.send(None if esv_out == _INF else src, self._frame(n))
-
-    def _echo_part(self, data):
-        """INFC_Res: every EPC of the INFC echoed with PDC=0. Returns the reply's end."""
-        out = self._out
-        opc = data[11]
-        out[11] = opc
-        n = 12
-        i = 12
-        for _ in range(opc):
-            out[n] = data[i]
-            out[n + 1] = 0
-            n += 2
-            i += 2 + data[i + 1]
-        return n
 
     def _set_part(self, obj, data, src, now):
         """Carry out the Set-type properties whose OPC is data[11]. Returns the end of

@@ -43,6 +43,15 @@ def sockaddr(host, port):
     return socket.getaddrinfo(host, port)[0][-1]
 
 
+def peer_key(src):
+    """The host a received source address is from, as a key that costs no allocation:
+    the address string of an (address, port) tuple (CPython, ESP32), the IPv4 address as
+    an int from the raw sockaddr the unix port gives."""
+    if isinstance(src, tuple):
+        return src[0]
+    return (src[4] << 24) | (src[5] << 16) | (src[6] << 8) | src[7]
+
+
 def peer_ip(src):
     """The IPv4 address of a received source address as a string."""
     if isinstance(src, tuple):
@@ -144,13 +153,16 @@ class Endpoint:
         while True:
             yield queue.queue_read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
             try:
-                data, src = sock.recvfrom(MAX_DATAGRAM + 1)
-            except MemoryError:
-                # a fragmented heap has no room for the full buffer: read what fits
-                # rather than stop the node; a datagram cut short is passed on empty
-                data, src = sock.recvfrom(_LEAN_DATAGRAM + 1)
-                if len(data) > _LEAN_DATAGRAM:
-                    data = b""
+                try:
+                    data, src = sock.recvfrom(MAX_DATAGRAM + 1)
+                except MemoryError:
+                    # a fragmented heap has no room for the full buffer: read what fits
+                    # rather than stop the node; a datagram cut short is passed on empty.
+                    # (Where the port took the datagram before failing, this read finds
+                    # none: EAGAIN below, one datagram lost.)
+                    data, src = sock.recvfrom(_LEAN_DATAGRAM + 1)
+                    if len(data) > _LEAN_DATAGRAM:
+                        data = b""
             except OSError as e:
                 if e.args[0] != errno.EAGAIN:  # e.g. an ICMP error: lose a datagram, not the node
                     log("receive error %s" % (e,))

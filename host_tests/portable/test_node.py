@@ -160,6 +160,40 @@ def test_reply_never_exceeds_max_frame():
     assert frame.endswith(h("9F 00"))
 
 
+def test_a_full_reply_keeps_room_only_for_what_the_request_still_asks():
+    # EDT bytes in a Get (its PDCs should be 0) take no room in the reply: 50 x 0x9F
+    # (19 bytes each) and 0x80 fit in 965 bytes, though the request is 364 long
+    node, net = make_node()
+    out = request(node, net, "1081 0015 05FF01 027D01 62 33 " + "9F 00 " * 50 + "80 FA " + "00" * 250)
+    frame = out[0][1]
+    assert frame[10] == 0x72 and len(frame) == 12 + 50 * 19 + 3
+    assert frame.endswith(h("80 01 30"))
+
+
+def test_a_set_carried_out_is_announced_even_if_a_later_target_fails():
+    node, net = make_node(batteries=2)
+
+    def broken(epc, edt, now):
+        raise RuntimeError("a bug")
+
+    node.devices[1].accept = broken
+    out = request(node, net, "1081 0016 05FF01 027D00 61 01 DA 01 42")  # instance 0: both
+    assert node.stats.errors == 1
+    assert out[0] == (SRC, h("1081 0016 027D01 05FF01 71 01 DA 00"))
+    infs = [f for d, f in out if d is None]
+    assert len(infs) == 1 and infs[0][4:7] == h("027D01") and infs[0][10] == 0x73
+
+
+def test_a_time_given_to_receive_holds_for_that_request_only():
+    node, net = make_node()
+    b = node.devices[0]
+    request(node, net, "1081 0017 05FF01 027D01 61 01 DA 01 42", now=5000)
+    assert b.set_at == 5000
+    node.tick(6000)
+    node.serve(h("1081 0018 05FF01 027D01 61 01 DA 01 44"), SRC)  # no time given: the node's
+    assert b.set_at == 6000
+
+
 def test_boot_announces_instance_list():
     node, net = make_node()
     node.start(0)
