@@ -350,8 +350,8 @@ class Node:
 
     def _head(self, obj, data):
         """The reply's header in the out buffer (after the EHD, always 10 81): the request's,
-        SEOJ and DEOJ swapped and the TID copied. The reply goes into one buffer reused for every frame: nothing to
-        allocate per request, nothing to fragment."""
+        SEOJ and DEOJ swapped and the TID copied. The reply goes into one buffer reused for
+        every frame: nothing to allocate per request, nothing to fragment."""
         out = self._out
         out[2] = data[2]
         out[3] = data[3]
