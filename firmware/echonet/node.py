@@ -39,10 +39,6 @@ def _itself(src):
     return src
 
 
-def _deoj(data):
-    return (data[7] << 16) | (data[8] << 8) | data[9]
-
-
 _NO_VALUES = {}  # what INFC_Res reads its EPCs from: nothing
 
 
@@ -150,7 +146,7 @@ class Node:
         self._end = 0
         self._ok = True
         self._at = None  # receive's now: None for the clock, or the last tick
-        self._frame_n = -1  # _frame's last length and view
+        self._frame_n = -1  # the length and view of the last Get reply (_get)
         self._frame_view = self._view
         self.objects = {profile.eoj: profile}
         for d in devices:
@@ -289,7 +285,7 @@ class Node:
         if self._heard:  # a command in force: is this its controller, still there?
             self._still_there(src)
         if esv == _GET:
-            obj = self.objects.get((data[7] << 16) | (data[8] << 8) | data[9])  # _deoj, inlined
+            obj = self.objects.get((data[7] << 16) | (data[8] << 8) | data[9])  # DEOJ
             if obj is not None:  # one object: the usual case, served without a list
                 self._get(obj, data, src)
                 return
@@ -334,7 +330,7 @@ class Node:
         and the status-change INFs of what its Sets changed sent after the replies."""
         st = self.stats
         sets = st.sets
-        deoj = _deoj(data)
+        deoj = (data[7] << 16) | (data[8] << 8) | data[9]
         obj = self.objects.get(deoj)
         targets = (obj,) if obj is not None else self._instances(deoj)
         if not targets:
@@ -361,21 +357,13 @@ class Node:
         out[9] = data[6]
         out[10] = 1  # the ESV comes last; until then, nonzero: no property failed (_get_part)
 
-    def _frame(self, n):
-        """The first n bytes of the out buffer, as a view: the last one is kept, as a poller
-        asks for the same properties, and so the same length, again and again."""
-        if n != self._frame_n:
-            self._frame_view = self._view[:n]
-            self._frame_n = n
-        return self._frame_view
-
     def _get(self, obj, data, src):
         self._head(obj, data)
         n = _get_part(self._out, obj.values, data, 11, 11)
         self._out[10] = _GET_RES if self._out[10] and data[11] else _GET_SNA
         self.stats.replies += 1
-        if n != self._frame_n:  # _frame, inlined: the hot path
-            self._frame_view = self._view[:n]
+        if n != self._frame_n:  # the view of the last length is kept: a poller asks for the
+            self._frame_view = self._view[:n]  # same properties, so the same length, again
             self._frame_n = n
         self.send(src, self._frame_view)
 
@@ -410,7 +398,7 @@ class Node:
         out[10] = esv_out
         self.stats.replies += 1
         # INF answering INF_REQ goes to the group; everything else back to the requester
-        self.send(None if esv_out == _INF else src, self._frame(n))
+        self.send(None if esv_out == _INF else src, self._view[:n])
 
     def _set_part(self, obj, data, src, now):
         """Carry out the Set-type properties whose OPC is data[11]. Returns the end of
