@@ -180,6 +180,7 @@ def _boot(path):
     from security import boot
 
     pre = boot.build(path)
+    gc.collect()  # its leftovers gone before the start-up code loads (as in startup.build)
     import startup
 
     try:
@@ -202,6 +203,7 @@ def settings(cfg, node, clock):
     file, or a value that no longer validates, is logged and skipped: never a reason not
     to boot. A .tmp left by a power cut during a save is never read. Runs after _boot
     has dropped the start-up code, so the two never take the heap at once."""
+    gc.collect()  # the same, before the settings code loads
     from echonet import persist
     from hal import store
 

