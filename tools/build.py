@@ -1,4 +1,6 @@
-"""Compile firmware/ to .mpy under build/firmware with mpy-cross, as it is deployed.
+"""Compile firmware/ to .mpy under build/firmware with mpy-cross, as it is deployed, and
+pack that directory into build/firmware.romfs, the image the simulator runs in place
+(tools/romfs.py).
 
 - main.py stays source (the board runs /main.py); every other module becomes bytecode,
   which imports in far less heap than compiling the source on the device would need.
@@ -138,6 +140,11 @@ def build(out=OUT, root_keys=None):
             p = os.path.join(d, f)
             if p not in wanted:
                 os.remove(p)
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from tools.romfs import image_of, write_image
+
+    write_image(out, image_of(out))  # the same firmware, to run in place as a board does (tools/romfs.py)
     return out
 
 

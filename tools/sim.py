@@ -1,8 +1,9 @@
 """Run the node on this host under the MicroPython unix port: `make sim`.
 
 Checks the settings (one clear line when one is wrong), writes the node's config into the
-state directory, starts `micropython` on the compiled firmware with the heap limit, and
-turns Ctrl-C or SIGTERM into a clean stop of the node.
+state directory, starts the MicroPython unix port on the compiled firmware with the heap
+limit, its code run in place from build/firmware.romfs as a board runs it from flash
+(tools/romfs.py), and turns Ctrl-C or SIGTERM into a clean stop of the node.
 """
 
 import argparse
@@ -17,9 +18,11 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "build", "firmware")
-MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 from drready.registry import CLASSES  # noqa: E402  (plain data, imports on CPython too)
+
+sys.path.insert(0, ROOT)
+from tools import romfs  # noqa: E402
 
 DEFAULT_OBJECTS = list(CLASSES)  # every DRready class: what a HEMS developer tests against
 RESTART = 4  # firmware/app.py RESTART: the node wants to be started again (a board resets)
@@ -101,7 +104,6 @@ def provision_once(state):
     import shutil
     import tempfile
 
-    sys.path.insert(0, ROOT)
     from tools import provision
 
     ca_dir = os.path.join(state, "dev-ca")
@@ -126,11 +128,11 @@ def provision_once(state):
 def main(argv=None):
     args = parse(argv)
     path = config(args)
-    firmware = os.path.abspath(args.firmware)
-    if not os.path.exists(os.path.join(firmware, "main.py")):
-        fail("%s holds no compiled firmware; run `make sim` (it builds first) or `make build`" % args.firmware)
-    env = dict(os.environ, MICROPYPATH=firmware + ":.frozen")
-    argv = [MICROPYTHON, "-X", "heapsize=" + args.heap, os.path.join(firmware, "main.py"), path]
+    image = romfs.image_of(os.path.abspath(args.firmware))
+    if not os.path.exists(image):
+        fail("%s is missing: no compiled firmware; run `make sim` (it builds first) or `make build`" % image)
+    env = dict(os.environ, MICROPYPATH=".frozen")  # the firmware comes from the image alone
+    argv = romfs.command(image, args.heap, "main", [path])
     stopping = []
     child = None
 
