@@ -10,6 +10,7 @@ import errno
 import gc
 import sys
 
+from micropython import const
 from unload import drop
 
 from hal.udp import peer_key
@@ -18,7 +19,7 @@ from hal.udp import peer_key
 # heap is whole, rather than after boot when it may find no room in one piece
 _gather = asyncio.gather
 
-TICK_MS = 1000
+_TICK_MS = const(1000)
 PERSIST_INTERVAL_S = 60  # config persist_interval_s: real seconds between settings writes
 RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py does
 
@@ -85,7 +86,7 @@ def controller_of(src):
 
 async def _tick(node, clock, saver, sec):
     while True:
-        await asyncio.sleep_ms(TICK_MS)
+        await asyncio.sleep_ms(_TICK_MS)
         node.tick(clock.now())
         if saver:
             saver.poll(clock.elapsed_ms // clock.speed)  # real, not simulated, milliseconds

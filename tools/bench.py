@@ -56,7 +56,7 @@ MAX_VERIFY_MS = 10.0
 REGISTRY = os.path.join(ROOT, "firmware", "drready", "registry.py")
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-from tools import bench_tls, bench_update  # noqa: E402  (the peak heap of an update; the secure channel)
+from tools import bench_tls, bench_update, romfs  # noqa: E402  (the peak heap of an update; the secure channel)
 
 PORT = 3610
 CORE = 0  # the one core every process of the round-trip benchmark runs on
@@ -218,17 +218,22 @@ def mp_env():
     return dict(os.environ, MICROPYPATH=FIRMWARE + ":.frozen")
 
 
+def rom_env():
+    """For processes that run the firmware in place from its ROMFS image (tools/romfs.py), as
+    make sim does: only the bench's own scripts come from disk."""
+    return dict(os.environ, MICROPYPATH=TOOLS + ":.frozen")
+
+
 def start_node(name, addr, state, heap, objects):
     os.makedirs(state, exist_ok=True)
     cfg = os.path.join(state, "config.json")
     with open(cfg, "w") as f:
         json.dump({"addr": addr, "state_dir": state, "speed": 1, "objects": objects, "legacy_write": []}, f)
-    return Child(name, [MICROPYTHON, "-X", "heapsize=" + heap, os.path.join(FIRMWARE, "main.py"), cfg], env=mp_env())
+    return Child(name, romfs.command(romfs.image_of(FIRMWARE), heap, "main", [cfg]), env=rom_env())
 
 
 def start_echo(addr):
-    return Child("echo", [MICROPYTHON, "-X", "heapsize=" + RUN_HEAP, os.path.join(TOOLS, "bench_echo.py"), addr],
-                 env=mp_env())
+    return Child("echo", romfs.command(romfs.image_of(FIRMWARE), RUN_HEAP, "bench_echo", [addr]), env=rom_env())
 
 
 def start_uecho(addr):
@@ -413,8 +418,8 @@ def round_trips(targets, log):
 def heap_run(state, addr, objects, heap=HEAP):
     """Figures of tools/bench_heap.py; {"error": ...} with what it printed when the heap ran out."""
     r = subprocess.run(
-        [MICROPYTHON, "-X", "heapsize=" + heap, os.path.join(TOOLS, "bench_heap.py"), state, addr, objects],
-        env=mp_env(),
+        romfs.command(romfs.image_of(FIRMWARE), heap, "bench_heap", [state, addr, objects]),
+        env=rom_env(),
         cwd=ROOT,
         capture_output=True,
         text=True,

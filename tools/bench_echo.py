@@ -1,12 +1,11 @@
 """Bare UDP echo server for `make bench`: the practical limit for the node's round trips.
 
-Runs under the MicroPython unix port with MICROPYPATH=build/firmware:.frozen and takes the
-same receive path as the node (app.serve): hal.udp.Endpoint on ADDR:3610, asyncio,
+Runs under the MicroPython unix port with the firmware in place from its ROMFS image, as
+the node runs (`tools/romfs.py build/firmware.romfs 256K bench_echo ADDR`, MICROPYPATH=tools),
+and takes the same receive path as the node (app.serve): hal.udp.Endpoint on ADDR:3610, asyncio,
 Endpoint.receive_loop on the unicast and the multicast socket; it sends each datagram
 back unchanged with Endpoint.send, to the source address at port 3610, as the node sends
 its replies.
-
-    micropython tools/bench_echo.py ADDR
 """
 
 import asyncio

@@ -1,10 +1,10 @@
 """Heap the node needs, measured under the MicroPython unix port for `make bench`.
 
-    micropython -X heapsize=100K tools/bench_heap.py STATE_DIR ADDR OBJECTS
+    MICROPYPATH=tools python tools/romfs.py build/firmware.romfs 100K bench_heap STATE_DIR ADDR OBJECTS
 
 OBJECTS is a comma-separated list of registry names, or "all" for every class in
-drready/registry.CLASSES. Run with MICROPYPATH=build/firmware:.frozen (the compiled
-firmware, as deployed). Prints one line per figure:
+drready/registry.CLASSES. The firmware runs in place from its ROMFS image, as make sim
+runs it (tools/romfs.py). Prints one line per figure:
 
     HEAP start N      bytes in use before any firmware module is imported
     HEAP imports N    after importing the modules the running node keeps and the configured classes

@@ -29,13 +29,12 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = os.path.join(ROOT, "build", "firmware.romfs")
 
-# Run by the unix port: argv[1] is "address,size" of the mapped image (kept short: the
-# unix port's wrapper fails on an argument longer than 255 bytes)
+# Run by the unix port before MODULE: argv[1] is "address,size" of the mapped image. No
+# names of its own (each new name is interned for good), and kept short: the unix port's
+# wrapper fails on an argument longer than 255 bytes.
 _MOUNT = """import sys,vfs,uctypes
-a,n=sys.argv.pop(1).split(',')
-vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(a),int(n))),'/rom')
+vfs.mount(vfs.VfsRom(uctypes.bytearray_at(*map(int,sys.argv.pop(1).split(',')))),'/rom')
 sys.path.insert(0,'/rom')
-del a,n,vfs,uctypes
 import %s"""
 
 

@@ -6,25 +6,27 @@ pass commands on in `command`) and give it to `StorageBattery` in place of `SimB
 """
 import struct
 
+from micropython import const
+
 from drready.battery_props import CLASS_CODE, TABLE
 from drready.clock import date_edt, time_edt
 from drready.household import LOAD, SOLAR, hourly, next_hour
 from echonet.objects import EchonetObject, device_values
 
 # 0xDA / 0xCF operation modes
-RAPID_CHARGE = 0x41
-CHARGE = 0x42
-DISCHARGE = 0x43
-STANDBY = 0x44
-AUTO = 0x46
+_RAPID_CHARGE = const(0x41)
+_CHARGE = const(0x42)
+_DISCHARGE = const(0x43)
+_STANDBY = const(0x44)
+_AUTO = const(0x46)
 # the modes this appliance carries out; the others are valid codes it refuses (SNA)
-SUPPORTED_MODES = (RAPID_CHARGE, CHARGE, DISCHARGE, STANDBY, AUTO)
+_SUPPORTED_MODES = const((_RAPID_CHARGE, _CHARGE, _DISCHARGE, _STANDBY, _AUTO))
 # 0xC1 / 0xC2 charging and discharging methods it carries out: at its maximum power, or at
 # the power 0xEB / 0xEC designates. Surplus charging, load-following discharge and a
 # designated current need measurements this model has not: refused (SNA), never ignored
-MAXIMUM = 0x01
-DESIGNATED = 0x03
-SUPPORTED_METHODS = (MAXIMUM, DESIGNATED)
+_MAXIMUM = const(0x01)
+_DESIGNATED = const(0x03)
+_SUPPORTED_METHODS = const((_MAXIMUM, _DESIGNATED))
 
 
 class Settings:
@@ -32,9 +34,9 @@ class Settings:
 
     def __init__(self):
         self.on = True
-        self.mode = AUTO  # out of the box: self-consumption, until a controller commands it
-        self.charge_method = DESIGNATED  # 0xC1
-        self.discharge_method = DESIGNATED  # 0xC2
+        self.mode = _AUTO  # out of the box: self-consumption, until a controller commands it
+        self.charge_method = _DESIGNATED  # 0xC1
+        self.discharge_method = _DESIGNATED  # 0xC2
         self.charge_w = 0  # 0xEB, 0 = appliance maximum
         self.discharge_w = 0  # 0xEC
         self.charge_wh = 0  # 0xAA, 0 = no limit
@@ -62,7 +64,7 @@ class BatteryAppliance:
     # measured
     stored_wh = 0.0
     power_w = 0  # + charging, - discharging
-    state = STANDBY  # what it is actually doing (0xCF)
+    state = _STANDBY  # what it is actually doing (0xCF)
     charged_wh = 0.0  # cumulative AC energy in / out
     discharged_wh = 0.0
 
@@ -85,7 +87,7 @@ class SimBattery(BatteryAppliance):
         self.eff_discharge = eff
         self.voltage = voltage
         self.stored_wh = capacity_wh * soc
-        self.mode = STANDBY
+        self.mode = _STANDBY
         self.setting = Settings()
         self.last = None
         self.moved_wh = 0.0  # AC energy moved under the current command (for 0xAA/0xAB)
@@ -103,35 +105,35 @@ class SimBattery(BatteryAppliance):
         s = self.setting
         mode = self.mode
         auto = 0
-        if mode == AUTO:  # self-consumption: store the solar surplus, cover the rest of the load
+        if mode == _AUTO:  # self-consumption: store the solar surplus, cover the rest of the load
             auto = hourly(SOLAR, now) - hourly(LOAD, now)
-            mode = CHARGE if auto > 0 else DISCHARGE if auto < 0 else STANDBY
-        if mode == STANDBY or mode == 0x31:
-            return 0, STANDBY
+            mode = _CHARGE if auto > 0 else _DISCHARGE if auto < 0 else _STANDBY
+        if mode == _STANDBY or mode == 0x31:
+            return 0, _STANDBY
         upper = self.capacity_wh * s.upper_pct / 100
         lower = self.capacity_wh * s.lower_pct / 100
-        if mode in (CHARGE, RAPID_CHARGE):
+        if mode in (_CHARGE, _RAPID_CHARGE):
             lo, hi = self.charge_w
             if auto:
                 w = min(auto, hi)
                 if w < lo:
-                    return 0, STANDBY
+                    return 0, _STANDBY
             else:
-                full = mode == RAPID_CHARGE or s.charge_method == MAXIMUM or not s.charge_w
+                full = mode == _RAPID_CHARGE or s.charge_method == _MAXIMUM or not s.charge_w
                 w = hi if full else min(max(s.charge_w, lo), hi)
             if self.stored_wh >= upper - 1e-6 or (s.charge_wh and self.moved_wh >= s.charge_wh):
-                return 0, STANDBY
-            return w, self.mode if self.mode != AUTO else CHARGE
+                return 0, _STANDBY
+            return w, self.mode if self.mode != _AUTO else _CHARGE
         lo, hi = self.discharge_w
         if auto:
             w = min(-auto, hi)
             if w < lo:
-                return 0, STANDBY
+                return 0, _STANDBY
         else:
-            w = hi if s.discharge_method == MAXIMUM or not s.discharge_w else min(max(s.discharge_w, lo), hi)
+            w = hi if s.discharge_method == _MAXIMUM or not s.discharge_w else min(max(s.discharge_w, lo), hi)
         if self.stored_wh <= lower + 1e-6 or (s.discharge_wh and self.moved_wh >= s.discharge_wh):
-            return 0, STANDBY
-        return -w, DISCHARGE
+            return 0, _STANDBY
+        return -w, _DISCHARGE
 
     def step(self, now):
         t = now if self.last is None else self.last
@@ -218,7 +220,7 @@ class StorageBattery(EchonetObject):
         s = self.settings
         x = edt[0]
         if epc == 0xDA:
-            if x not in SUPPORTED_MODES:
+            if x not in _SUPPORTED_MODES:
                 return False
             s.mode = x
         elif epc == 0x80:
@@ -233,7 +235,7 @@ class StorageBattery(EchonetObject):
             else:
                 s.discharge_w = w
         elif epc == 0xC1 or epc == 0xC2:
-            if x not in SUPPORTED_METHODS:
+            if x not in _SUPPORTED_METHODS:
                 return False
             if epc == 0xC1:
                 s.charge_method = x
@@ -259,9 +261,9 @@ class StorageBattery(EchonetObject):
     def autonomous(self, now):
         for epc in (0xAA, 0xAB, 0xEB, 0xEC):
             self.apply(epc, b"\0\0\0\0", now)
-        self.apply(0xC1, bytes((DESIGNATED,)), now)
-        self.apply(0xC2, bytes((DESIGNATED,)), now)
-        self.apply(0xDA, bytes((AUTO,)), now)
+        self.apply(0xC1, bytes((_DESIGNATED,)), now)
+        self.apply(0xC2, bytes((_DESIGNATED,)), now)
+        self.apply(0xDA, bytes((_AUTO,)), now)
 
     def tick(self, now):
         a = self.appliance

@@ -40,27 +40,29 @@ Choices:
 
 import struct
 
+from micropython import const
+
 from drready.clock import date_edt, time_edt
 from drready.ev_charger_props import CLASS_CODE, TABLE
 from drready.household import LOAD, hourly
 from echonet.objects import EchonetObject, device_values
 
 # 0xDA / 0xE1 operation modes
-CHARGE = 0x42
-DISCHARGE = 0x43
-STANDBY = 0x44
-IDLE = 0x47
-AUTO = 0x49
-OFF = 0x31
+_CHARGE = const(0x42)
+_DISCHARGE = const(0x43)
+_STANDBY = const(0x44)
+_IDLE = const(0x47)
+_AUTO = const(0x49)
+_OFF = const(0x31)
 # the modes this appliance carries out; other valid codes are refused (SNA)
-SUPPORTED_MODES = (CHARGE, DISCHARGE, STANDBY, IDLE, AUTO)
+_SUPPORTED_MODES = const((_CHARGE, _DISCHARGE, _STANDBY, _IDLE, _AUTO))
 # 0xDC / 0xDD methods carried out
-MAXIMUM = 0x01
-DESIGNATED = 0x03
-V2G = 0x06
-SUPPORTED_METHODS = (MAXIMUM, DESIGNATED, V2G)
+_MAXIMUM = const(0x01)
+_DESIGNATED = const(0x03)
+_V2G = const(0x06)
+_SUPPORTED_METHODS = const((_MAXIMUM, _DESIGNATED, _V2G))
 # vehicle-dependent properties: Get_SNA with no vehicle (MRA remarks)
-VEHICLE_EPCS = b"\xc0\xc2\xc4\xce\xcf\xd0\xe2\xe4"
+_VEHICLE_EPCS = const(b"\xc0\xc2\xc4\xce\xcf\xd0\xe2\xe4")
 
 
 class Settings:
@@ -68,9 +70,9 @@ class Settings:
 
     def __init__(self, charge_w, discharge_w):
         self.on = True
-        self.mode = STANDBY  # out of the box: only the departure charge (auto 0x49 would discharge the car)
-        self.charge_method = DESIGNATED  # 0xDC
-        self.discharge_method = DESIGNATED  # 0xDD
+        self.mode = _STANDBY  # out of the box: only the departure charge (auto 0x49 would discharge the car)
+        self.charge_method = _DESIGNATED  # 0xDC
+        self.discharge_method = _DESIGNATED  # 0xDD
         self.charge_w = charge_w  # 0xEB
         self.discharge_w = discharge_w  # 0xEC
         self.power = 0  # 0xE0, + charge / - discharge (V2G)
@@ -99,8 +101,8 @@ class EVAppliance:
     stored_wh = 0.0
     floor_wh = 0.0  # lowest level discharge may reach now (departure charge, reserve)
     power_w = 0  # + charging, - discharging
-    state = STANDBY  # what it actually does (0xE1)
-    mode = STANDBY  # 0xDA as the appliance holds it (it may change it, e.g. on departure)
+    state = _STANDBY  # what it actually does (0xE1)
+    mode = _STANDBY  # 0xDA as the appliance holds it (it may change it, e.g. on departure)
     charged_wh = 0  # cumulative AC Wh (int)
     discharged_wh = 0
     vehicle_id = b""
@@ -184,15 +186,15 @@ class SimEV(EVAppliance):
         self.connected = on
         if not on:  # leaves: the trip's energy is gone by the time it is back
             self.stored_wh = max(self.stored_wh - self.trip_wh, 0.0)
-            if self.mode == CHARGE or self.mode == DISCHARGE:
-                self.mode = STANDBY
+            if self.mode == _CHARGE or self.mode == _DISCHARGE:
+                self.mode = _STANDBY
             self.moved = 0.0
             self.guard = False
 
     def _decide(self, t, end):
         """AC power (+ charge) from time t to end; sets state, limit, guard and forced."""
         mode = self.mode
-        self.state = IDLE if mode == IDLE or not self.on else STANDBY
+        self.state = _IDLE if mode == _IDLE or not self.on else _STANDBY
         self.forced = False
         if not (self.on and self.connected):
             return 0
@@ -206,36 +208,36 @@ class SimEV(EVAppliance):
         if self.guard and st < target - 1:
             self.forced = True
             self.limit = target
-            self.state = CHARGE
+            self.state = _CHARGE
             return self.charge_w[1]
-        if mode == AUTO:  # evening peak: supply the house (V2H); night: charge to the target
+        if mode == _AUTO:  # evening peak: supply the house (V2H); night: charge to the target
             h = t // 3600 % 24
             if 18 <= h < 23:
                 self.limit = self._floor(line)
                 w = min(hourly(LOAD, t), self.discharge_w[1])
                 if st <= self.limit + 1 or w < self.discharge_w[0]:  # a load it cannot follow
                     return 0
-                self.state = DISCHARGE
+                self.state = _DISCHARGE
                 return -w
-            mode = CHARGE
-        if mode == CHARGE:
-            self.limit = self.capacity_wh if self.mode == CHARGE else target
+            mode = _CHARGE
+        if mode == _CHARGE:
+            self.limit = self.capacity_wh if self.mode == _CHARGE else target
             if st >= self.limit - 1 or (s.charge_wh and self.moved >= s.charge_wh):
                 return 0
             m = s.charge_method
-            self.state = CHARGE
-            if m == MAXIMUM:
+            self.state = _CHARGE
+            if m == _MAXIMUM:
                 return self.charge_w[1]
-            return _clamp(s.power if m == V2G and s.power > 0 else s.charge_w, self.charge_w)
-        if mode == DISCHARGE:
+            return _clamp(s.power if m == _V2G and s.power > 0 else s.charge_w, self.charge_w)
+        if mode == _DISCHARGE:
             self.limit = self._floor(line)
             if st <= self.limit + 1 or (s.discharge_wh and self.moved >= s.discharge_wh):
                 return 0
             m = s.discharge_method
-            self.state = DISCHARGE
-            if m == MAXIMUM:
+            self.state = _DISCHARGE
+            if m == _MAXIMUM:
                 return -self.discharge_w[1]
-            return -_clamp(-s.power if m == V2G and s.power < 0 else s.discharge_w, self.discharge_w)
+            return -_clamp(-s.power if m == _V2G and s.power < 0 else s.discharge_w, self.discharge_w)
         return 0
 
     def _floor(self, line):
@@ -346,21 +348,21 @@ class EVChargerDischarger(EchonetObject):
         a = self.appliance
         x = edt[0]
         if epc == 0xDA:
-            if x not in SUPPORTED_MODES:
+            if x not in _SUPPORTED_MODES:
                 return False
-            if (x == CHARGE and not a.connected) or (x == DISCHARGE and not self._can_discharge(a.discharge_w[0])):
+            if (x == _CHARGE and not a.connected) or (x == _DISCHARGE and not self._can_discharge(a.discharge_w[0])):
                 return False
             s.mode = x
         elif epc == 0x80:
             s.on = x == 0x30
         elif epc == 0xDC or epc == 0xDD:
-            if x not in SUPPORTED_METHODS:
+            if x not in _SUPPORTED_METHODS:
                 return False
             if epc == 0xDC:
                 s.charge_method = x
             else:
                 s.discharge_method = x
-            if s.power and (s.charge_method if s.power > 0 else s.discharge_method) != V2G:
+            if s.power and (s.charge_method if s.power > 0 else s.discharge_method) != _V2G:
                 # the V2G setpoint no longer drives anything: 0xE0 says so, and is no
                 # longer a setting to keep across a restart
                 s.power = 0
@@ -385,17 +387,17 @@ class EVChargerDischarger(EchonetObject):
         elif epc == 0xE0:
             w = struct.unpack(">i", edt)[0]
             if w > 0:
-                if s.charge_method != V2G or not a.connected or not a.charge_w[0] <= w <= a.charge_w[1]:
+                if s.charge_method != _V2G or not a.connected or not a.charge_w[0] <= w <= a.charge_w[1]:
                     return False
-                mode = CHARGE
+                mode = _CHARGE
             elif w < 0:
-                if s.discharge_method != V2G or not self._can_discharge(-w):
+                if s.discharge_method != _V2G or not self._can_discharge(-w):
                     return False
-                mode = DISCHARGE
+                mode = _DISCHARGE
             else:
-                if s.charge_method != V2G and s.discharge_method != V2G:
+                if s.charge_method != _V2G and s.discharge_method != _V2G:
                     return False
-                mode = STANDBY
+                mode = _STANDBY
             s.power = w
             s.mode = mode
             self.put(0xDA, mode)
@@ -407,13 +409,13 @@ class EVChargerDischarger(EchonetObject):
         a = self.appliance
         apply = self.apply
         apply(0xE0, b"\0\0\0\0", now)
-        apply(0xDC, bytes((DESIGNATED,)), now)
-        apply(0xDD, bytes((DESIGNATED,)), now)
+        apply(0xDC, bytes((_DESIGNATED,)), now)
+        apply(0xDD, bytes((_DESIGNATED,)), now)
         apply(0xEB, struct.pack(">I", a.charge_w[1]), now)
         apply(0xEC, struct.pack(">I", a.discharge_w[1]), now)
         apply(0xE7, b"\0\0\0\0", now)
         apply(0xEA, b"\0\0\0\0", now)
-        apply(0xDA, bytes((AUTO,)), now)
+        apply(0xDA, bytes((_AUTO,)), now)
 
     def tick(self, now):
         a = self.appliance
@@ -449,5 +451,5 @@ class EVChargerDischarger(EchonetObject):
             put(0xE2, int(st))
             put(0xE4, int(st * 100 / cap + 0.5) if cap else 0)
         else:
-            for e in VEHICLE_EPCS:
+            for e in _VEHICLE_EPCS:
                 self.values[e] = None  # no vehicle: Get answers SNA, as the MRA allows

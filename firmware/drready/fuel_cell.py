@@ -13,21 +13,23 @@ holds: with a full tank it only generates what the hot-water draw takes away, an
 """
 import struct
 
+from micropython import const
+
 from drready.clock import date_edt, time_edt
 from drready.fuel_cell_props import CLASS_CODE, TABLE
 from drready.household import LOAD
 from echonet.objects import EchonetObject, device_values
 
 # 0xCB generation status
-GENERATING = 0x41
-STOPPED = 0x42
-STARTING = 0x43
-STOPPING = 0x44
-IDLING = 0x45
+_GENERATING = const(0x41)
+_STOPPED = const(0x42)
+_STARTING = const(0x43)
+_STOPPING = const(0x44)
+_IDLING = const(0x45)
 # 0xD0 interconnection
-REVERSE_OK = 0x00
-INDEPENDENT = 0x01
-NO_REVERSE = 0x02
+_REVERSE_OK = const(0x00)
+_INDEPENDENT = const(0x01)
+_NO_REVERSE = const(0x02)
 
 # Household profiles, one byte an hour from 00:00, in units of 10 W (average in the hour):
 # the electric load is the household's (drready/household.py).
@@ -35,8 +37,8 @@ NO_REVERSE = 0x02
 # a morning draw at 07:00 and the bath between 19:00 and 22:00.
 DRAW = bytes((5, 5, 5, 5, 5, 5, 30, 150, 50, 5, 5, 5, 30, 5, 5, 5, 5, 5, 50, 200, 250, 150, 50, 5))
 
-_STEP = 60  # longest integration step, s
-_HORIZON = 3600  # DR-available energy is for the next hour when no window is set
+_STEP = const(60)  # longest integration step, s
+_HORIZON = const(3600)  # DR-available energy is for the next hour when no window is set
 
 
 class FuelCellAppliance:
@@ -50,11 +52,11 @@ class FuelCellAppliance:
     rated_w = 0  # 0xC2
     min_w = 0  # lowest output while generating
     tank_l = 0  # 0xE2
-    interconnect = NO_REVERSE  # 0xD0
+    interconnect = _NO_REVERSE  # 0xD0
     heat_max_wh = 0.0  # tank heat capacity above cold water
     heat_ratio = 1.0  # Wh of heat recovered into the tank per Wh generated
     # measured
-    state = STOPPED  # 0xCB
+    state = _STOPPED  # 0xCB
     output_w = 0.0  # 0xC4
     generated_wh = 0  # 0xC5, int
     gas_lph = 0.0  # 0xC7, litres an hour (= 0.001 m3/h)
@@ -87,7 +89,7 @@ class SimFuelCell(FuelCellAppliance):
     """
 
     def __init__(self, rated_w=700, min_w=200, ramp_w_s=10, startup_s=3600, stop_s=600, tank_l=130,
-                 cold_c=15, hot_c=60, eff_el=0.4, eff_heat=0.5, gas_wh_m3=12500, interconnect=NO_REVERSE,
+                 cold_c=15, hot_c=60, eff_el=0.4, eff_heat=0.5, gas_wh_m3=12500, interconnect=_NO_REVERSE,
                  load=LOAD, draw=DRAW, heat=0.5, resume=0.9, running=True):
         self.rated_w = rated_w
         self.min_w = min_w
@@ -109,7 +111,7 @@ class SimFuelCell(FuelCellAppliance):
         self.full = heat >= 1  # heat-limited until it falls to `resume`
         self.run = running
         self.maximum = False
-        self.state = GENERATING if running else STOPPED
+        self.state = _GENERATING if running else _STOPPED
         self.timer = 0  # s left of start-up or cool-down
         self.last = None
         # cumulative generation Wh, gas L, load Wh: whole units in ints, the rest in
@@ -122,11 +124,11 @@ class SimFuelCell(FuelCellAppliance):
         self.maximum = maximum
         st = self.state
         if run:
-            if st == STOPPED:
-                self.state = STARTING
+            if st == _STOPPED:
+                self.state = _STARTING
                 self.timer = self.startup_s
-        elif st != STOPPED and st != STOPPING:
-            self.state = STOPPING
+        elif st != _STOPPED and st != _STOPPING:
+            self.state = _STOPPING
             self.timer = self.stop_s
 
     def _load(self, t):
@@ -136,7 +138,7 @@ class SimFuelCell(FuelCellAppliance):
         """The most it may generate at t: rated, the load without reverse flow, the draw
         when the tank is full."""
         c = self.rated_w
-        if self.interconnect != REVERSE_OK:
+        if self.interconnect != _REVERSE_OK:
             c = min(c, self._load(t))
         if self.full:
             c = min(c, self.draw[(t // 3600) % 24] * 10 / self.heat_ratio)
@@ -150,26 +152,26 @@ class SimFuelCell(FuelCellAppliance):
         st = self.state
         out = self.output_w
         cap = self._cap(t)
-        if st == STOPPING:
+        if st == _STOPPING:
             out = min(max(out - self.ramp * h, 0), cap)
             if out <= 0:
                 self.timer -= h
                 if self.timer <= 0:  # cooled down; start again if asked to meanwhile
-                    st = STOPPED
+                    st = _STOPPED
                     if self.run:
-                        st = STARTING
+                        st = _STARTING
                         self.timer = self.startup_s
-        elif st == STOPPED:
+        elif st == _STOPPED:
             pass
-        elif st == STARTING:
+        elif st == _STARTING:
             self.timer -= h
             if self.timer <= 0:
-                st = GENERATING
+                st = _GENERATING
         elif cap < self.min_w:
-            st = IDLING
+            st = _IDLING
             out = 0
         else:
-            st = GENERATING
+            st = _GENERATING
             tgt = self._target(t, cap)
             d = self.ramp * h
             out = min(tgt, out + d) if tgt > out else max(tgt, out - d)
@@ -199,7 +201,7 @@ class SimFuelCell(FuelCellAppliance):
         last = self.last
         if last is None:
             last = now
-            if self.state == GENERATING:  # already running at boot: at its target
+            if self.state == _GENERATING:  # already running at boot: at its target
                 self.output_w = self._target(now, self._cap(now))
         while last < now:
             h = min(now - last, _STEP)
@@ -209,9 +211,9 @@ class SimFuelCell(FuelCellAppliance):
         self._sub(now, 0)  # the state and output that hold from now
         st = self.state
         cap = self._cap(now)
-        self.avail_w = cap if (st == GENERATING or st == IDLING) and cap >= self.min_w else 0
-        self.ready_s = 0 if st == GENERATING or st == IDLING else (
-            max(self.timer, 0) if st == STARTING else self.startup_s + (self.timer if st == STOPPING else 0))
+        self.avail_w = cap if (st == _GENERATING or st == _IDLING) and cap >= self.min_w else 0
+        self.ready_s = 0 if st == _GENERATING or st == _IDLING else (
+            max(self.timer, 0) if st == _STARTING else self.startup_s + (self.timer if st == _STOPPING else 0))
         self.load_w = self._load(now)
         c = self.cum
         self.generated_wh = c[0]
@@ -223,7 +225,7 @@ class SimFuelCell(FuelCellAppliance):
         self.hot_l = int(self.tank_l * f)
 
 
-_NONE = b"\xff\xff\xff\xff"
+_NONE = const(b"\xff\xff\xff\xff")
 
 
 def _window(edt, now):
@@ -294,7 +296,7 @@ class FuelCell(EchonetObject):
             if edt != _NONE and edt[0:2] == edt[2:4]:  # an empty window
                 return False
             win = _window(edt, now)
-        elif epc == 0xD2 and x == 0x41 and self.appliance.interconnect == INDEPENDENT:
+        elif epc == 0xD2 and x == 0x41 and self.appliance.interconnect == _INDEPENDENT:
             return False  # off-grid it can only follow the load
         self._step(now)  # what happened so far, under the command in force
         if epc == 0x80:
@@ -326,7 +328,7 @@ class FuelCell(EchonetObject):
             return 0, 0
         out = a.output_w
         cap = a.rated_w
-        if a.interconnect != REVERSE_OK:
+        if a.interconnect != _REVERSE_OK:
             cap = min(cap, a.load_w)
         w = self.win
         t1 = w[1] if w else now + _HORIZON

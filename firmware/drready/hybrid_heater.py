@@ -12,16 +12,18 @@ gas back-up works; without it the heat pump heats whenever the tank is not full.
 """
 import struct
 
+from micropython import const
+
 from drready.hybrid_heater_props import CLASS_CODE, TABLE
 from echonet.objects import EchonetObject, device_values
 
 # 0xB0 automatic water heating setting
-AUTO = 0x41
-MANUAL_HEAT = 0x42
-MANUAL_STOP = 0x43
+_AUTO = const(0x41)
+_MANUAL_HEAT = const(0x42)
+_MANUAL_STOP = const(0x43)
 # 0xB8 solar linkage mode: 0x41 off, 0x42 self-consumption, 0x43 sell first, 0x44 economy
-LINK_OFF = 0x41
-DAY = 86400
+_LINK_OFF = const(0x41)
+_DAY = const(86400)
 
 
 def _inside(sod, a, b):
@@ -63,12 +65,12 @@ class HybridHeaterAppliance:
     def dr_amount(self, now, start, end):
         """(up-DR Wh, down-DR Wh) for the window [start, end) (seconds of day) running now,
         or the next one, if the heat pump is moved into it from now on (see 0xF0)."""
-        sod = now % DAY
+        sod = now % _DAY
         s = now - sod + start
         e = now - sod + end
         if now >= e:
-            s += DAY
-            e += DAY
+            s += _DAY
+            e += _DAY
         t = s if s > now else now
         draw = self.expected_draw
         hot = self.hot_l
@@ -77,7 +79,7 @@ class HybridHeaterAppliance:
         k = self.wh_per_l / self.cop  # electricity per litre heated
         room = self.tank_l - hot + draw(t, e)
         up = min(self.hp_w * (e - t) / 3600, room * k)
-        down = min(self.tank_l - self.hot_l + draw(now, now + DAY), self.tank_l) * k
+        down = min(self.tank_l - self.hot_l + draw(now, now + _DAY), self.tank_l) * k
         return int(up), int(down)
 
 
@@ -110,7 +112,7 @@ class SimHybridHeater(HybridHeaterAppliance):
         self.gas_wh = 0.0
         self.short_l = 0.0
         self.last = None
-        self.command(AUTO, LINK_OFF, 36000, 46800)
+        self.command(_AUTO, _LINK_OFF, 36000, 46800)
 
     def command(self, auto, linkage, start, end):
         self.auto = auto
@@ -124,14 +126,14 @@ class SimHybridHeater(HybridHeaterAppliance):
 
     def expected_draw(self, t0, t1):
         total = 0.0
-        day = t0 - t0 % DAY
+        day = t0 - t0 % _DAY
         while day < t1:
             for a, b, litres in self.draws:
                 lo = max(t0, day + a)
                 hi = min(t1, day + b)
                 if hi > lo:
                     total += litres * (hi - lo) / (b - a)
-            day += DAY
+            day += _DAY
         return total
 
     def _draw_rate(self, sod):
@@ -142,11 +144,11 @@ class SimHybridHeater(HybridHeaterAppliance):
         return r
 
     def _hp_allowed(self, sod):
-        if not self.gas_ok or self.auto == MANUAL_HEAT:
+        if not self.gas_ok or self.auto == _MANUAL_HEAT:
             return True  # without gas the heat pump is the only source
-        if self.auto == MANUAL_STOP:
+        if self.auto == _MANUAL_STOP:
             return False
-        w = self.window if self.linkage != LINK_OFF else self.night
+        w = self.window if self.linkage != _LINK_OFF else self.night
         return _inside(sod, w[0], w[1])
 
     def _run(self, dt, d, on):
@@ -175,15 +177,15 @@ class SimHybridHeater(HybridHeaterAppliance):
             t = now
         self.last = now
         while t < now:  # piecewise over the day's schedule, so a long dt integrates exactly
-            sod = t % DAY
-            n = DAY
+            sod = t % _DAY
+            n = _DAY
             for m in self.marks:
                 if sod < m < n:
                     n = m
             t1 = min(now, t - sod + n)
             self._run(t1 - t, self._draw_rate(sod), self._hp_allowed(sod))
             t = t1
-        sod = now % DAY
+        sod = now % _DAY
         d = self._draw_rate(sod)
         p = 0
         if self._hp_allowed(sod):
@@ -207,21 +209,21 @@ class HybridWaterHeater(EchonetObject):
         EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
         self.appliance = a = appliance or SimHybridHeater()
         device_values(self, identity)
-        self.auto = AUTO
-        self.linkage = LINK_OFF
+        self.auto = _AUTO
+        self.linkage = _LINK_OFF
         self.window = (36000, 46800)  # 10:00-13:00
         v = self.values
-        v[0xB0] = bytes((AUTO,))
-        v[0xB8] = bytes((LINK_OFF,))
+        v[0xB0] = bytes((_AUTO,))
+        v[0xB8] = bytes((_LINK_OFF,))
         v[0xB9] = b"\x0a\x00\x0d\x00"
         self.put(0xE2, a.tank_l)
-        a.command(AUTO, LINK_OFF, 36000, 46800)
+        a.command(_AUTO, _LINK_OFF, 36000, 46800)
         self.tick(now)
 
     def accept(self, epc, edt, now):
         x = edt[0]
         if epc == 0xB0:
-            if x == MANUAL_STOP and not self.appliance.gas_ok:
+            if x == _MANUAL_STOP and not self.appliance.gas_ok:
                 return False  # the heat pump is the only source of hot water left
             self.auto = x
         elif epc == 0xB8:
@@ -238,8 +240,8 @@ class HybridWaterHeater(EchonetObject):
         return True
 
     def autonomous(self, now):
-        self.apply(0xB8, bytes((LINK_OFF,)), now)
-        self.apply(0xB0, bytes((AUTO,)), now)
+        self.apply(0xB8, bytes((_LINK_OFF,)), now)
+        self.apply(0xB0, bytes((_AUTO,)), now)
 
     def tick(self, now):
         a = self.appliance
@@ -253,6 +255,6 @@ class HybridWaterHeater(EchonetObject):
         put(0xC3, 0x41 if a.supplying else 0x42)
         put(0xE1, min(int(a.hot_l), 65533))
         up = down = 0
-        if self.auto == AUTO and a.gas_ok:
+        if self.auto == _AUTO and a.gas_ok:
             up, down = a.dr_amount(now, self.window[0], self.window[1])
         put(0xF0, struct.pack(">II", up, down))

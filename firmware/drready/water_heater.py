@@ -22,14 +22,14 @@ from drready.water_heater_props import CLASS_CODE, TABLE
 from echonet.objects import EchonetObject, device_values
 
 # 0xB0 automatic water heating setting
-AUTO = 0x41
-MANUAL_HEAT = 0x42
-MANUAL_STOP = 0x43
-DAY = const(86400)
-HOUR = const(3600)
+_AUTO = const(0x41)
+_MANUAL_HEAT = const(0x42)
+_MANUAL_STOP = const(0x43)
+_DAY = const(86400)
+_HOUR = const(3600)
 # candidate shift hours of 0xCB/0xCC and 0xCE/0xCF
-HOURS1 = (10, 13, 15, 17)
-HOURS2 = (13, 15, 17)
+_HOURS1 = const((10, 13, 15, 17))
+_HOURS2 = const((13, 15, 17))
 
 
 class WaterHeaterAppliance:
@@ -46,7 +46,7 @@ class WaterHeaterAppliance:
     start_hour = 23  # standard time to start heating, 0..23 (0xC8)
     shifts = 2  # energy shifts a day (0xC9)
     # settings, as ECHONET codes
-    mode = AUTO  # 0xB0
+    mode = _AUTO  # 0xB0
     reheat = 0x41  # 0xC0 daytime reheating permitted
     participate = 0  # 0xC7
     shift1 = 0  # 0xCA hour code, 0 = cleared
@@ -114,7 +114,7 @@ class SimWaterHeater(WaterHeaterAppliance):
         self.start_hour = start_hour
         self.bath_at = bath
         self.hot_l = float(capacity_l if hot_l is None else hot_l)
-        self.rate = heat_w / wh_per_l / HOUR  # L/s heated
+        self.rate = heat_w / wh_per_l / _HOUR  # L/s heated
         self.b = [0.0, 0.0, 0.0]  # heat budgets, L: night, shift 1, shift 2
         self.at = [0, 0, 0]  # when each may start
         self.end = 0  # start of the next cycle
@@ -126,7 +126,7 @@ class SimWaterHeater(WaterHeaterAppliance):
     # -- model --------------------------------------------------------------------
     def _cop(self, t):
         lo, hi = self.cop
-        d = ((t % DAY) / HOUR - 2) % 24  # hours since 02:00
+        d = ((t % _DAY) / _HOUR - 2) % 24  # hours since 02:00
         return lo + (hi - lo) * (1 - abs(d - 12) / 12)
 
     def _drawn(self, s0, s1):
@@ -147,8 +147,8 @@ class SimWaterHeater(WaterHeaterAppliance):
         cap = self.capacity_l
         t0 = t
         while t < end:
-            n = min(end, (t // HOUR + 1) * HOUR)
-            s = t % DAY
+            n = min(end, (t // _HOUR + 1) * _HOUR)
+            s = t % _DAY
             hot -= self._drawn(s, s + n - t)
             if hot < low and t > t0:
                 low = hot
@@ -186,7 +186,7 @@ class SimWaterHeater(WaterHeaterAppliance):
         return min(hi, most)
 
     def _fit(self, t):
-        if self.mode != AUTO:
+        if self.mode != _AUTO:
             return 0
         b = self.b
         most = b[1] + b[2] + (self.capacity_l if self.reheat == 0x41 else 0)
@@ -196,7 +196,7 @@ class SimWaterHeater(WaterHeaterAppliance):
         return m
 
     def _shift_at(self, start, code):
-        return start + ((code - self.start_hour) % 24) * HOUR
+        return start + ((code - self.start_hour) % 24) * _HOUR
 
     def _plan(self, start, hot, s1, s2, b, at):
         """Budgets b and times at for a cycle from `start` with shift hours s1, s2 (0: none)."""
@@ -213,12 +213,12 @@ class SimWaterHeater(WaterHeaterAppliance):
 
     def _begin(self, t):
         """A new cycle: at the standard start time, or from t at power-up / a clock jump."""
-        start = t - (t - self.start_hour * HOUR) % DAY
-        self.end = start + DAY
+        start = t - (t - self.start_hour * _HOUR) % _DAY
+        self.end = start + _DAY
         b = [0.0, 0.0, 0.0]
         if t == start:
-            if self.mode == MANUAL_STOP:
-                self.mode = AUTO
+            if self.mode == _MANUAL_STOP:
+                self.mode = _AUTO
             s1 = self.shift1 if self.participate else 0
             s2 = self.shift2 if s1 and self.shift2 > s1 else 0
             self._plan(start, self.hot_l, s1, s2, b, self.at)
@@ -232,13 +232,13 @@ class SimWaterHeater(WaterHeaterAppliance):
     def _forecast(self, t):
         """0xCB-0xCF for the next cycle, from the level the present plan leads to."""
         start = self.end
-        end = start + DAY
-        plan = [0, 0, 0] if self.mode == MANUAL_STOP else list(self.b)
+        end = start + _DAY
+        plan = [0, 0, 0] if self.mode == _MANUAL_STOP else list(self.b)
         hot = self._sim(t, self.hot_l, plan, self.at, start)[1]
         out = []
         for k in range(7):
             two = k > 3
-            h = HOURS2[k - 4] if two else HOURS1[k]
+            h = _HOURS2[k - 4] if two else _HOURS1[k]
             s1 = (self.shift1 or 10) if two else h
             s2 = h if two else (self.shift2 if self.shift2 > h else 0)
             wh = 0
@@ -250,7 +250,7 @@ class SimWaterHeater(WaterHeaterAppliance):
                 self._sim(start, hot, self._moved(b, self._need(start, hot, b, at, end, b[1] + b[2])), at, end, e)
                 wh = int(e[2 if two else 1])
             out.append(wh)
-            out.append(int(self.heat_w / self._cop(h * HOUR + HOUR // 2)))
+            out.append(int(self.heat_w / self._cop(h * _HOUR + _HOUR // 2)))
         self.cb = out[0:8:2]
         self.cc = out[1:8:2]
         self.ce = out[8::2]
@@ -260,20 +260,20 @@ class SimWaterHeater(WaterHeaterAppliance):
     # -- time ---------------------------------------------------------------------
     def step(self, now):
         t = self.last
-        if t is None or now < t or now - t > DAY:
+        if t is None or now < t or now - t > _DAY:
             t = now
             self._begin(t)
         cap = self.capacity_l
         while t < now:
             if t >= self.end:
                 self._begin(t)
-            elif t // HOUR != self.hour and self._fit(t):
+            elif t // _HOUR != self.hour and self._fit(t):
                 self._forecast(t)
-            self.hour = t // HOUR
+            self.hour = t // _HOUR
             if self.clear_at and t >= self.clear_at:
                 self.participate = 0
                 self.clear_at = 0
-            s = t % DAY
+            s = t % _DAY
             bath = self.bath_at
             if s == bath[0]:
                 self.bath_t = t
@@ -285,13 +285,13 @@ class SimWaterHeater(WaterHeaterAppliance):
             x = 0.0
             room = cap - hot
             mode = self.mode
-            if mode == MANUAL_HEAT:
+            if mode == _MANUAL_HEAT:
                 if room > 0:
                     x = min(self.rate * (n - t), room)
                 else:
-                    self.mode = AUTO
+                    self.mode = _AUTO
                     self._fit(t)
-            elif mode == AUTO:
+            elif mode == _AUTO:
                 b = self.b
                 for i in range(3):
                     if self.at[i] <= t and b[i] > 0:
@@ -312,7 +312,7 @@ class SimWaterHeater(WaterHeaterAppliance):
 
     def command(self, epc, code, now):
         if epc == 0xB0:
-            if code == MANUAL_STOP and self._sim(now, self.hot_l, [0, 0, 0], self.at, self.end)[0] < self.reserve_l:
+            if code == _MANUAL_STOP and self._sim(now, self.hot_l, [0, 0, 0], self.at, self.end)[0] < self.reserve_l:
                 return False  # stopping now would run the tank below the reserve
             self.mode = code
         elif epc == 0xC0:
@@ -372,7 +372,7 @@ class ElectricWaterHeater(EchonetObject):
     def autonomous(self, now):
         for epc in (0xC7, 0xCD, 0xCA):
             self.apply(epc, b"\0", now)
-        self.apply(0xB0, bytes((AUTO,)), now)
+        self.apply(0xB0, bytes((_AUTO,)), now)
 
     def _up(self, epc, v):
         old = self.values.get(epc)

@@ -4,12 +4,14 @@ Values are kept as EDT bytes so a Get is a dictionary lookup. Whoever changes a 
 a controller's Set or the appliance itself, goes through `put`, which records a change of
 an announced property so the node can send the status-change INF.
 """
+from micropython import const
+
 from echonet import propmap
 from echonet.profile_props import NODE_PROFILE
 from echonet.props import ANNO, GET, NUM, SET, encode_int, find, records
 
 # 0x82 of a device object: Appendix Release R, revision 1 ("00 00 'R' 01").
-RELEASE_R = b"\x00\x00R\x01"
+_RELEASE_R = const(b"\x00\x00R\x01")
 
 
 class EchonetObject:
@@ -170,7 +172,7 @@ def device_values(obj, identity):
     v = obj.values
     v[0x80] = b"\x30"
     v[0x81] = b"\x00"
-    v[0x82] = RELEASE_R
+    v[0x82] = _RELEASE_R
     v[0x83] = identity.id_number(obj.eoj)
     v[0x88] = b"\x42"
     v[0x8A] = identity.maker

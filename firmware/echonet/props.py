@@ -26,7 +26,7 @@ TIME = const(3)  # count, undefined-allowed: count times HH MM, or all FF
 DATE = const(4)  # YYYY(2) MM DD
 LOCATION = const(5)  # installation location: 1 byte, or 0x01 + 16 bytes
 
-_FMT = (">B", ">H", None, ">I", ">b", ">h", None, ">i")
+_FMT = const((">B", ">H", None, ">I", ">b", ">h", None, ">i"))
 
 
 def records(tbl):

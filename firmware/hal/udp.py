@@ -10,11 +10,17 @@ import errno
 import socket
 import sys
 
-from echonet.const import MCAST_GROUP, PORT
+from micropython import const
 
-_LINUX = {"IPPROTO_IP": 0, "IP_MULTICAST_IF": 32, "IP_MULTICAST_TTL": 33, "IP_MULTICAST_LOOP": 34, "IP_ADD_MEMBERSHIP": 35}
-_LWIP = {"IPPROTO_IP": 0, "IP_MULTICAST_TTL": 5, "IP_MULTICAST_IF": 6, "IP_MULTICAST_LOOP": 7, "IP_ADD_MEMBERSHIP": 3}
-_STACK = _LINUX if sys.platform == "linux" else _LWIP
+# ECHONET Lite's transport (Spec Part II §3.1): one UDP port, one IPv4 multicast group
+_PORT = const(3610)
+_MCAST_GROUP = const("224.0.23.0")
+
+# only the table of the stack we run on is made
+if sys.platform == "linux":
+    _STACK = {"IPPROTO_IP": 0, "IP_MULTICAST_IF": 32, "IP_MULTICAST_TTL": 33, "IP_MULTICAST_LOOP": 34, "IP_ADD_MEMBERSHIP": 35}
+else:  # lwIP
+    _STACK = {"IPPROTO_IP": 0, "IP_MULTICAST_TTL": 5, "IP_MULTICAST_IF": 6, "IP_MULTICAST_LOOP": 7, "IP_ADD_MEMBERSHIP": 3}
 
 
 def sockopt(name):
@@ -27,8 +33,8 @@ _core = getattr(asyncio, "core", None)  # MicroPython's scheduler: the loop wait
 # Largest datagram the node takes (echonet.node.MAX_FRAME; replies are capped there too).
 # Reads ask for one byte more: recvfrom cuts a longer datagram silently, and the byte over
 # is what tells the node that it was too long, so it drops it rather than serve its start.
-MAX_DATAGRAM = 1024
-_LEAN_DATAGRAM = 256  # when the heap has no room for a full read: most requests still fit
+_MAX_DATAGRAM = const(1024)
+_LEAN_DATAGRAM = const(256)  # when the heap has no room for a full read: most requests still fit
 
 
 def ip_bytes(addr):
@@ -63,7 +69,7 @@ class Endpoint:
     """Two sockets on `addr`: one bound to addr:3610 (unicast in, everything out), one bound
     to the group (multicast in). Replies go to the requester's address at port 3610."""
 
-    def __init__(self, addr, port=PORT, group=MCAST_GROUP):
+    def __init__(self, addr, port=_PORT, group=_MCAST_GROUP):
         self.addr = addr
         self.port = port
         ip = ip_bytes(addr)
@@ -108,9 +114,9 @@ class Endpoint:
         if src is self._last_src or src == self._last_src:
             return self._last_reply
         if isinstance(src, tuple):
-            dest = (src[0], PORT)
+            dest = (src[0], _PORT)
         else:
-            dest = bytes(src[:2]) + PORT.to_bytes(2, "big") + bytes(src[4:])
+            dest = bytes(src[:2]) + _PORT.to_bytes(2, "big") + bytes(src[4:])
         self._last_src = src
         self._last_reply = dest
         return dest
@@ -154,7 +160,7 @@ class Endpoint:
             yield queue.queue_read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
             try:
                 try:
-                    data, src = sock.recvfrom(MAX_DATAGRAM + 1)
+                    data, src = sock.recvfrom(_MAX_DATAGRAM + 1)
                 except MemoryError:
                     # a fragmented heap has no room for the full buffer: read what fits
                     # rather than stop the node; a datagram cut short is passed on empty.
