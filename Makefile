@@ -15,6 +15,7 @@ SPEED ?= 1
 LEGACY_WRITE ?=
 OBJECTS ?=
 DR_TIMEOUT ?= 3600
+SECURE ?= on
 # root public key files (.pub) built into the firmware for signed updates (docs/updates.md)
 ROOT_KEYS ?=
 
@@ -44,7 +45,7 @@ build: venv
 # exec: make forwards SIGTERM to its direct child, which must be sim.py, not a shell
 sim: build
 	exec $(BIN)/python tools/sim.py --addr "$(ADDR)" --heap "$(HEAP)" --state "$(STATE)" --speed "$(SPEED)" \
-		--legacy-write "$(LEGACY_WRITE)" --objects "$(OBJECTS)" --dr-timeout "$(DR_TIMEOUT)"
+		--legacy-write "$(LEGACY_WRITE)" --objects "$(OBJECTS)" --dr-timeout "$(DR_TIMEOUT)" --secure "$(SECURE)"
 
 # the simulated node's button (tools/press.py): physical presence
 .PHONY: commission factory-reset

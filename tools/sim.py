@@ -47,6 +47,9 @@ def parse(argv):
     ap.add_argument("--objects", default="", help="comma-separated device objects, or 'all' (the default)")
     ap.add_argument("--dr-timeout", default="3600",
                     help="simulated seconds of controller silence before a DR command lapses; 0 = never (default 3600)")
+    ap.add_argument("--secure", default="on",
+                    help="on: the provisioned device with its secure channel (default); off: the device as it is "
+                         "before provisioning, plain ECHONET Lite only (Get for all, Set from --legacy-write)")
     return ap.parse_args(argv)
 
 
@@ -85,9 +88,14 @@ def config(args):
         fail("DR_TIMEOUT=%s must be whole seconds from 0 to 10000000 (0 = never)" % args.dr_timeout)
     if not re.fullmatch(r"[0-9]{1,4}", args.enroll_backoff):
         fail("--enroll-backoff %s must be whole seconds from 0 to 3600" % args.enroll_backoff)
-    provision_once(state)
+    if args.secure not in ("on", "off"):
+        fail("SECURE=%s must be on or off" % args.secure)
     cfg = {"addr": str(addr), "state_dir": state, "speed": int(args.speed), "objects": objects, "legacy_write": allow,
            "enroll_backoff_s": min(int(args.enroll_backoff), 3600), "dr_timeout_s": int(args.dr_timeout)}
+    if args.secure == "on":
+        provision_once(state)
+    else:  # an identity directory that never holds one: the node runs as before provisioning
+        cfg["identity_dir"] = os.path.join(state, "unprovisioned")
     path = os.path.join(state, "config.json")
     with open(path + ".tmp", "w") as f:
         json.dump(cfg, f, indent=1)

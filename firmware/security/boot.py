@@ -57,7 +57,7 @@ def build(path):
 def attach(pre, node, identity, clock):
     """The security event log, enrollment, the button and, on a provisioned device, the
     secure channel, connected to the node. An unprovisioned device runs without the secure
-    channel (Get only) and says why."""
+    channel (Gets for all, Sets only from the addresses in legacy_write) and says why."""
     from hal.button import Presses
     from hal.clock import wall
     from security.audit import Audit
@@ -79,7 +79,7 @@ def attach(pre, node, identity, clock):
     if contexts is None or cert is None:
         # enrollment runs over the secure channel: without it, its code is not even loaded
         app.log("secure channel off: no device certificate and key in %s; provision this device "
-                "(tools/provision.py), until then it serves Get only" % ident)
+                "(tools/provision.py); until then Sets are taken only from legacy_write addresses" % ident)
         audit.event("boot", "unprovisioned: secure channel off")
         return app.Security(state, None, audit, None, presses)
     from security.enroll import Enrollment

@@ -15,11 +15,13 @@ NAME_LEN = 32
 
 
 def fp_hex(fp):
-    return "".join("%02x" % b for b in fp)
+    return fp.hex()
 
 
 def check_name(name):
-    if not isinstance(name, str) or not 1 <= len(name) <= NAME_LEN or any(not ("!" <= c <= "~") for c in name):
+    # the bytes, not the characters: MicroPython interns every one-character string it makes
+    # by iterating a str, and those names stay on the heap for good
+    if not isinstance(name, str) or not 1 <= len(name) <= NAME_LEN or any(not 0x21 <= c <= 0x7E for c in name.encode()):
         raise ValueError("a controller name is 1 to %d printable characters without spaces" % NAME_LEN)
     return name
 

@@ -45,8 +45,13 @@ def parse(line):
 
 
 def clean(text):
-    """Detail text safe for one record: printable ASCII, no newlines, bounded."""
-    return "".join(c if " " <= c <= "~" else "?" for c in str(text)[:120])
+    """Detail text safe for one record: printable ASCII, no newlines, bounded. Works on the
+    bytes: iterating a str would make MicroPython intern each character it meets, for good."""
+    b = bytearray(str(text)[:120].encode())
+    for i in range(len(b)):
+        if not 0x20 <= b[i] <= 0x7E:
+            b[i] = 0x3F  # "?", for each byte of a character outside printable ASCII
+    return b.decode()
 
 
 class EventLog:

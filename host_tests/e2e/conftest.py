@@ -1,5 +1,6 @@
 """Fixtures of the end-to-end tests: the real node (compiled firmware under the MicroPython
-unix port, started through tools/sim.py with a 64K heap) on its own loopback address,
+unix port, run in place from its ROMFS image, started through tools/sim.py with make sim's
+heap unless a test asks for another) on its own loopback address,
 driven by third-party controllers bound to a second loopback address.
 
 Every test gets an address pair of its own (see harness.AddressPool), so the suite runs
@@ -12,7 +13,7 @@ from typing import NamedTuple
 
 import pytest
 
-from .harness import FIRMWARE_MAIN, AddressPool, NetnsPair, Proc, remove_stale_netns, start_node, state_dir, stop_node
+from .harness import FIRMWARE_MAIN, HEAP, AddressPool, NetnsPair, Proc, remove_stale_netns, start_node, state_dir, stop_node
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -53,19 +54,20 @@ def state_dirs():
 
 @pytest.fixture
 def node_factory(address_pool, state_dirs):
-    """start(legacy_write=None, state=None, pair=None, extra=()) -> RunningNode.
-    legacy_write None allows the controller address; extra: more tools/sim.py arguments.
+    """start(legacy_write=None, state=None, pair=None, extra=(), heap=HEAP, objects=None) ->
+    RunningNode. legacy_write None allows the controller address; objects None: all five;
+    extra: more tools/sim.py arguments.
     Every node started is stopped at teardown, and each must print STOPPED and exit 0 on
     SIGTERM."""
     started = []
 
-    def start(legacy_write=None, state=None, pair=None, extra=()):
+    def start(legacy_write=None, state=None, pair=None, extra=(), heap=HEAP, objects=None):
         addr, ctrl = pair or address_pool.pair()
         if legacy_write is None:
             legacy_write = (ctrl,)
         if state is None:
             state = state_dirs()
-        proc = start_node(addr, state, legacy_write, extra=extra)
+        proc = start_node(addr, state, legacy_write, heap=heap, objects=objects, extra=extra)
         started.append(proc)
         return RunningNode(addr, ctrl, proc, proc.lines)
 

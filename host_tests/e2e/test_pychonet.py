@@ -79,6 +79,13 @@ class Listener:
 
 
 def test_discover_and_read_every_property(node):
+    discover_and_read_every_property(node)
+
+
+def discover_and_read_every_property(node):
+    """pychonet discovers the node, reads the property maps of every object and every EPC
+    in each 0x9F: every answer a Get_Res with values of the declared sizes."""
+
     async def scenario():
         c = Client(node.ctrl)
         try:
