@@ -87,9 +87,13 @@ def controller_of(src):
 async def _tick(node, clock, saver, sec):
     while True:
         await asyncio.sleep_ms(_TICK_MS)
-        node.tick(clock.now())
-        if saver:
-            saver.poll(clock.elapsed_ms // clock.speed)  # real, not simulated, milliseconds
+        try:
+            node.tick(clock.now())
+            if saver:
+                saver.poll(clock.elapsed_ms // clock.speed)  # real, not simulated, milliseconds
+        except MemoryError:  # this second found no heap: the next tick catches up; the node runs on
+            node.stats.errors += 1
+            log("tick skipped: out of heap")
         if sec:
             sec.audit.tick(clock.real_ms())
             if sec.restart_pending:
@@ -239,8 +243,9 @@ def main(path="config.json"):
     except ConfigError as e:
         print("ERROR %s" % e)
         return 2
-    except MemoryError:
+    except MemoryError as e:
         print("ERROR out of heap: give MicroPython more (HEAP=) or configure fewer objects")
+        sys.print_exception(e)
         return 1
     except OSError as e:
         code = e.args[0] if e.args else 0

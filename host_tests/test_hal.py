@@ -114,6 +114,13 @@ class _Sock:
             raise step
         return step
 
+    def readinto(self, buf):
+        self.sizes.append(-len(buf))  # a read that keeps nothing: drops one datagram
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return len(buf)
+
 
 def _loop(monkeypatch, script, multicast=False, handle=None):
     """Endpoint.receive_loop over a scripted socket, driven as asyncio would drive it."""
@@ -152,6 +159,19 @@ def test_receive_loop_reads_what_fits_when_the_heap_has_no_room(monkeypatch):
     # one cut short is passed on empty (dropped as malformed); where the port had taken the
     # datagram before running out of heap, the lean read finds none, and the loop goes on
     assert r.got == [(b"x" * 40, src), (b"", src), (b"z", src)] and r.logged == []
+
+
+def test_receive_loop_drops_a_datagram_when_the_heap_has_no_room_even_for_a_short_read(monkeypatch):
+    import errno
+
+    src = ("192.168.1.9", 3610)
+    r = _loop(monkeypatch, [MemoryError(), MemoryError(), b"dropped", (b"next", src),
+                            MemoryError(), MemoryError(), OSError(errno.EAGAIN), (b"last", src)])
+    # the datagram is read into a one-byte buffer made at import, counted as failed; a
+    # datagram the port had already taken leaves nothing to drop (EAGAIN): the loop goes on
+    assert r.sock.sizes == [1025, 257, -1, 1025, 1025, 257, -1, 1025]
+    assert r.got == [(b"next", src), (b"last", src)]
+    assert [type(e) for e in r.failed] == [MemoryError, MemoryError] and r.logged == []
 
 
 def test_receive_loop_survives_socket_errors_and_a_failing_handler(monkeypatch):

@@ -79,3 +79,27 @@ def test_config_keys_for_timeout_and_interval():
     assert node.dr_timeout == startup.DR_TIMEOUT_S == 3600
     node = startup.build({"dr_timeout_s": 0}, ID, lambda d, f: None, T0)
     assert node.dr_timeout == 0
+
+
+def test_a_tick_that_finds_no_heap_is_skipped_and_the_loop_goes_on(monkeypatch, capsys):
+    import asyncio
+
+    node, _net = make_node(now=T0)
+    calls = []
+
+    def tick(now):
+        calls.append(now)
+        if len(calls) == 2:
+            raise MemoryError
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the test's way out of the endless loop
+
+    async def sleep_ms(ms):
+        pass
+
+    monkeypatch.setattr(node, "tick", tick)
+    monkeypatch.setattr(app.asyncio, "sleep_ms", sleep_ms, raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(app._tick(node, Clock(1, T0), None, None))
+    assert len(calls) == 4 and node.stats.errors == 1
+    assert "tick skipped: out of heap" in capsys.readouterr().out

@@ -4,7 +4,8 @@ docs/benchmarks.md.
 Round trips. A CPython load generator (plain blocking sockets, one tight loop) sends Gets
 to the storage battery 0x027D01 and counts the replies, against three servers started on
 their own loopback addresses:
-- node:  the firmware (build/firmware/main.py) under the MicroPython unix port;
+- node:  the firmware under the MicroPython unix port, run in place from its ROMFS image
+         (build/firmware.romfs, tools/romfs.py) as make sim runs it;
 - echo:  tools/bench_echo.py in the same interpreter with the node's receive path
          (hal.udp.Endpoint + asyncio), sending every datagram straight back: the limit;
 - uecho: a uecho 1.0.3 LocalNode with a 0x027D01 Device under CPython (uecho cannot run
@@ -16,7 +17,8 @@ outstanding (send, wait for the reply, repeat), and pipelined (WINDOW requests i
 The targets are interleaved in blocks (A B C A B C ...) and each ratio is the median of
 the per-block ratios, so drift of the machine cancels.
 
-Heap. tools/bench_heap.py under `micropython -X heapsize=100K` imports the firmware and
+Heap. tools/bench_heap.py under the unix port with a 100K heap (the firmware in place from
+its ROMFS image, as on a board from flash) imports the firmware and
 boots the node as app.serve does, for the battery alone and for every class in
 drready/registry.CLASSES (a configuration that runs out of heap is reported, and measured
 again with 256K for its figures). The node is then started for real with a 64K heap and
@@ -627,8 +629,9 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
                 "A CPython load generator (plain blocking sockets in one tight loop; the receive timeout is a socket",
                 "option, so a round trip costs one `send` and one `recv` call) sends Gets to the storage battery 0x027D01",
                 "(1 EPC: 0x80; 4 EPCs: 0x80 0xE4 0xDA 0xD3) from its own loopback address at port 3610 and counts the",
-                "replies. Servers (both with `micropython -X heapsize=%s`, make sim's heap): **node** =" % RUN_HEAP,
-                "build/firmware/main.py (battery only, no device certificate: the plain-UDP path);",
+                "replies. Servers (both under the unix port with `-X heapsize=%s`, make sim's heap, and the" % RUN_HEAP,
+                "firmware run in place from build/firmware.romfs as make sim runs it, tools/romfs.py): **node** =",
+                "main.py (battery only, no device certificate: the plain-UDP path);",
                 "**echo** = tools/bench_echo.py in the same interpreter and receive path (hal.udp.Endpoint, asyncio,",
                 "`Endpoint.receive_loop`) sending each datagram back with `Endpoint.send`: the limit for this interpreter",
                 "and receive path; **uecho** = a uecho LocalNode with a 0x027D01 Device under CPython (uecho does not run",
@@ -651,7 +654,8 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
     w(
         " ".join(
             (
-                "Heap: tools/bench_heap.py under `micropython -X heapsize=%s` with the compiled firmware;" % HEAP,
+                "Heap: tools/bench_heap.py under the unix port with `-X heapsize=%s` and the compiled firmware" % HEAP,
+                "in place from its ROMFS image (bytecode and constants stay in the image, as in a board's flash);",
                 "`gc.collect()` then `gc.mem_alloc()` at start, after importing app, every module it uses and the",
                 "configured classes, and after building and starting the node as `app.serve` does (identity, Endpoint,",
                 "`app.build`, `node.start`) without entering the receive loop. Runtime state = after boot − after imports.",

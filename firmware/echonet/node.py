@@ -273,10 +273,14 @@ class Node:
         self._at = None
 
     def failed(self, e):
-        """serve raised: a bug, which must not stop the receive loop."""
+        """serve raised (a bug), or the heap had no room for a datagram: counted and
+        reported, and it must not stop the receive loop, even with no heap to report it."""
         self.stats.errors += 1
         if self.event:
-            self.event("error handling frame: %r" % (e,))
+            try:
+                self.event("error handling frame: %r" % (e,))
+            except MemoryError:
+                pass
 
     def serve(self, data, src):
         """Handle one datagram, as receive does, but an error raises: for a receive loop

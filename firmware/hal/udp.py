@@ -35,6 +35,7 @@ _core = getattr(asyncio, "core", None)  # MicroPython's scheduler: the loop wait
 # is what tells the node that it was too long, so it drops it rather than serve its start.
 _MAX_DATAGRAM = const(1024)
 _LEAN_DATAGRAM = const(256)  # when the heap has no room for a full read: most requests still fit
+_SPILL = bytearray(1)  # and when it has not even that, a datagram read into this is dropped
 
 
 def ip_bytes(addr):
@@ -166,7 +167,12 @@ class Endpoint:
                     # rather than stop the node; a datagram cut short is passed on empty.
                     # (Where the port took the datagram before failing, this read finds
                     # none: EAGAIN below, one datagram lost.)
-                    data, src = sock.recvfrom(_LEAN_DATAGRAM + 1)
+                    try:
+                        data, src = sock.recvfrom(_LEAN_DATAGRAM + 1)
+                    except MemoryError as e:  # not even that: the datagram is lost, not the node
+                        failed(e)
+                        sock.readinto(_SPILL)  # (EAGAIN if the port had taken it already)
+                        continue
                     if len(data) > _LEAN_DATAGRAM:
                         data = b""
             except OSError as e:
