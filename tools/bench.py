@@ -18,11 +18,12 @@ The targets are interleaved in blocks (A B C A B C ...) and each ratio is the me
 the per-block ratios, so drift of the machine cancels.
 
 Heap. tools/bench_heap.py under the unix port with a 100K heap (the firmware in place from
-its ROMFS image, as on a board from flash) imports the firmware and
-boots the node as app.serve does, for the battery alone and for every class in
-drready/registry.CLASSES (a configuration that runs out of heap is reported, and measured
-again with 256K for its figures). The node is then started for real with a 64K heap and
-must boot and answer.
+its ROMFS image, as on a board from flash) imports the firmware and boots the node as
+app.serve does, for the battery alone and for every class in drready/registry.CLASSES (a
+configuration that runs out of heap is reported, and measured again with 256K for its
+figures). The node is then started for real, unprovisioned, with the battery in 64K and
+all classes in 96K, and must boot and answer; the smallest heap each boots and answers in
+is found by bisection, also for the provisioned node (secure channel on).
 
 Internal use: `bench.py --uecho-server ADDR` runs the uecho peer (started by the bench).
 """
@@ -71,6 +72,7 @@ BIG_HEAP = "256K"  # for the figures of a configuration that does not fit in HEA
 RUN_HEAP = "256K"  # round trips: node and echo with make sim's heap, so GC work is what a user sees
 # the heaps the issues name for the node unprovisioned (no secure channel: the ECHONET core)
 SMALL_HEAPS = ((("battery",), "64K"), (None, "96K"))  # None: every registry class
+SECURE_HEAPS = (("battery",), None)  # and the smallest heap of the provisioned node, secure channel on
 MIN_HEAP_RANGE = (32, 320)  # KB: the smallest-heap search looks between these
 RECV_TIMEOUT = 2.0  # seconds; a reply later than this counts as lost
 START_TIMEOUT = 20.0
@@ -226,11 +228,16 @@ def rom_env():
     return dict(os.environ, MICROPYPATH=TOOLS + ":.frozen")
 
 
-def start_node(name, addr, state, heap, objects):
+def start_node(name, addr, state, heap, objects, identity=None):
+    """The node under the unix port; identity: a provisioned identity directory (the secure
+    channel on), or None (unprovisioned)."""
     os.makedirs(state, exist_ok=True)
     cfg = os.path.join(state, "config.json")
     with open(cfg, "w") as f:
-        json.dump({"addr": addr, "state_dir": state, "speed": 1, "objects": objects, "legacy_write": []}, f)
+        c = {"addr": addr, "state_dir": state, "speed": 1, "objects": objects, "legacy_write": []}
+        if identity:
+            c["identity_dir"] = identity
+        json.dump(c, f)
     return Child(name, romfs.command(romfs.image_of(FIRMWARE), heap, "main", [cfg]), env=rom_env())
 
 
@@ -459,13 +466,14 @@ def heap_figures(state, addr, objects, classes, log):
     return figs
 
 
-def small_heap_run(net, tmp, objects, heap, log, load=True):
+def small_heap_run(net, tmp, objects, heap, log, load=True, identity=None):
     """Boot the real node with heap, check its answers and (load) put it under both loads.
+    identity: see start_node.
 
     Returns {"objects", "heap", "boots" (READY printed), "ok" (answered every Get), "ready", "answered", "error"}."""
     addr = net + str(H_SMALL)
     state = os.path.join(tmp, "small-%s-%s" % (heap, "-".join(objects)))
-    node = start_node("node (%s heap)" % heap, addr, state, heap, objects)
+    node = start_node("node (%s heap)" % heap, addr, state, heap, objects, identity)
     client = None
     res = {"objects": objects, "heap": heap, "boots": False, "ok": False, "answered": 0, "ready": "", "error": ""}
 
@@ -519,20 +527,21 @@ def small_heap_run(net, tmp, objects, heap, log, load=True):
     return res
 
 
-def smallest_heap(net, tmp, objects, log):
-    """The smallest heap (KB, 2K steps) in which the unprovisioned node boots and answers
-    a 1- and a 4-EPC Get, by bisection over MIN_HEAP_RANGE: a fragmented heap is not quite
-    monotonic, so the figure is good to a few KB. None if it fails at the top of the range."""
+def smallest_heap(net, tmp, objects, log, identity=None):
+    """The smallest heap (KB, 2K steps) in which the node (unprovisioned, or with the
+    identity given: see start_node) boots and answers a 1- and a 4-EPC Get, by bisection
+    over MIN_HEAP_RANGE: a fragmented heap is not quite monotonic, so the figure is good to
+    a few KB. None if it fails at the top of the range."""
     lo, hi = MIN_HEAP_RANGE
-    if not small_heap_run(net, tmp, objects, "%dK" % hi, log, load=False)["ok"]:
+    if not small_heap_run(net, tmp, objects, "%dK" % hi, log, load=False, identity=identity)["ok"]:
         return None
     while hi - lo > 2:
         mid = (lo + hi) // 2 // 2 * 2
-        if small_heap_run(net, tmp, objects, "%dK" % mid, log, load=False)["ok"]:
+        if small_heap_run(net, tmp, objects, "%dK" % mid, log, load=False, identity=identity)["ok"]:
             hi = mid
         else:
             lo = mid
-    log("  smallest heap, objects %s: %dK" % (",".join(objects), hi))
+    log("  smallest heap, objects %s%s: %dK" % (",".join(objects), ", secure channel" if identity else "", hi))
     return hi
 
 
@@ -602,7 +611,7 @@ def kb(n):
     return "%d (%.1f KB)" % (n, n / 1024)
 
 
-def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, crypto):
+def report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, net, crypto):
     L = []
     w = L.append
     w("# Benchmarks")
@@ -732,6 +741,14 @@ def report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, cry
             % (" ".join(s["objects"]), s["heap"], "yes" if s["boots"] else "**no**", answers, detail.replace("|", "/"),
                verdict(s["ok"]), least)
         )
+    w("")
+    w("The node with its secure channel (provisioned: 2 TLS contexts made at boot, the enrollment window open),")
+    w("checked the same way:")
+    w("")
+    w("| objects | smallest heap it boots and answers in |")
+    w("|---|---:|")
+    for objects, least in secure:
+        w("| %s | %s |" % (" ".join(objects), "%dK" % least if least else "more than %dK" % MIN_HEAP_RANGE[1]))
     w("")
     w("## Signed updates: crypto (`-X heapsize=%s`, modules as .mpy)" % CRYPTO_HEAP)
     w("")
@@ -935,6 +952,12 @@ def run(args):
             res = small_heap_run(net, tmp, objects, size, log)
             res["smallest"] = smallest_heap(net, tmp, objects, log)
             small.append(res)
+        from tools import sim
+
+        sim.provision_once(os.path.join(tmp, "provisioned"), show=False)  # a device identity of its own
+        identity = os.path.join(tmp, "provisioned", "identity")
+        secure = [(list(objects or classes), smallest_heap(net, tmp, list(objects or classes), log, identity))
+                  for objects in SECURE_HEAPS]
 
         # round trips: pin ourselves, then start the servers (they pin themselves before exec)
         os.sched_setaffinity(0, {CORE})
@@ -991,7 +1014,7 @@ def run(args):
             Child.stop_all()
 
         elapsed = time.monotonic() - t_start
-        text = report(facts, rates, lost, heap, small, uecho_ok, started, elapsed, net, crypto)
+        text = report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, net, crypto)
         if not args.no_write:
             os.makedirs(os.path.dirname(DOC), exist_ok=True)
             with open(DOC + ".tmp", "w") as f:

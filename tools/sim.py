@@ -103,10 +103,10 @@ def config(args):
     return path
 
 
-def provision_once(state):
+def provision_once(state, show=True):
     """On first run, give the simulated device its own identity, as a factory would: a
     development CA of its own (STATE/dev-ca), a device key and certificate and a setup
-    code (STATE/identity), all fresh random. The code is printed now and never again."""
+    code (STATE/identity), all fresh random. The code is printed now (show) and never again."""
     if os.path.exists(os.path.join(state, "identity", "device_cert.der")):
         return
     import shutil
@@ -128,9 +128,11 @@ def provision_once(state):
             shutil.rmtree(tmp)
     except (provision.ArgError, OSError) as e:
         fail("cannot provision the simulated device in %s: %s" % (state, e))
-    print("sim: provisioned a new simulated device %s (its development CA: %s)" % (uid, os.path.join(ca_dir, provision.CA_CERT)))
-    provision.show_code(code, uid, qr=sys.stdout.isatty())
-    sys.stdout.flush()
+    if show:
+        ca = os.path.join(ca_dir, provision.CA_CERT)
+        print("sim: provisioned a new simulated device %s (its development CA: %s)" % (uid, ca))
+        provision.show_code(code, uid, qr=sys.stdout.isatty())
+        sys.stdout.flush()
 
 
 def main(argv=None):
