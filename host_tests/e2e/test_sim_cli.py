@@ -34,6 +34,8 @@ BAD = [
     ("--objects", "toaster", ["OBJECTS", "toaster"]),
     ("--dr-timeout", "1h", ["DR_TIMEOUT=1h"]),
     ("--dr-timeout", "20000000", ["DR_TIMEOUT=20000000"]),
+    ("--secure", "maybe", ["SECURE=maybe"]),
+    ("--state", "LONG", ["STATE=", "too long"]),  # LONG: a path of over 255 bytes under tmp_path
 ]
 
 
@@ -44,7 +46,7 @@ def test_bad_setting_is_one_line_and_exit_2(flag, value, words, address_pool, tm
     addr, ctrl = address_pool.pair()
     state = tmp_path / "state"
     args = {"--addr": addr, "--heap": HEAP, "--state": str(state), "--legacy-write": ctrl}
-    args[flag] = value
+    args[flag] = value if value != "LONG" else os.path.join(str(state), *["d" * 60] * 4)
     argv = [PYTHON, SIM] + [x for kv in args.items() for x in kv]
     r = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
@@ -54,6 +56,7 @@ def test_bad_setting_is_one_line_and_exit_2(flag, value, words, address_pool, tm
     assert r.stdout == "", "the node must not start: " + r.stdout
     # nothing was set up for a node either
     assert not (state / "config.json").exists() and not (state / "identity.json").exists()
+    assert not os.path.exists(args["--state"]) or args["--state"] == str(state)
 
 
 def test_dr_timeout_reaches_the_node_config(address_pool, tmp_path):
