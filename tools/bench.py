@@ -938,7 +938,7 @@ def run(args):
             )
         )
         crypto = crypto_figures(log)
-        crypto["update"] = bench_update.figures(log, MICROPYTHON, mp_env())  # peak heap of an update
+        crypto["update"] = bench_update.figures(log)  # peak heap of an update
         log("tls: the node under tools/sim.py, a controller enrolls, %d handshakes and Gets" % bench_tls.ROUNDS)
         try:
             crypto["tls"] = bench_tls.figures(net + str(H_TLS), net + str(H_TLS_CLIENT))

@@ -2,8 +2,9 @@
 
 tools/bench.py calls figures(): it signs two packages with keys made for the run and
 thrown away (the compiled node, build/firmware, as an application bundle; a 256 KB
-firmware image), then runs MP_SCRIPT below under the unix port on each (modules from
-build/firmware, as .mpy), in ever smaller heaps, to find the smallest -X heapsize from
+firmware image), then runs MP_SCRIPT below under the unix port on each (the firmware run
+in place from build/firmware.romfs, as make sim runs it and a board runs it from flash:
+tools/romfs.py), in ever smaller heaps, to find the smallest -X heapsize from
 which on the whole update (start, write in 1 KB pieces, finish) still completes: the peak
 heap an update needs, the interpreter's own and the modules included. It also reports
 the largest live heap (gc.mem_alloc() after gc.collect()) between two writes.
@@ -122,14 +123,18 @@ def _packages(tmp):
     return sign.public_bytes(root), now, out
 
 
-def _run(micropython, env, heap_kb, kind, path, root, now, tmp):
+def _run(heap_kb, kind, path, root, now, tmp):
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from tools import romfs
+
     state = tempfile.mkdtemp(dir=tmp)
     script = os.path.join(tmp, "measure.py")
     if not os.path.exists(script):
         with open(script, "w") as f:
             f.write(MP_SCRIPT)
-    cmd = [micropython, "-X", "heapsize=%dK" % heap_kb, script, kind, path, state, root.hex(), str(now)]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    cmd = romfs.command(romfs.image_of(FIRMWARE), "%dK" % heap_kb, "measure", [kind, path, state, root.hex(), now])
+    r = subprocess.run(cmd, env=dict(os.environ, MICROPYPATH=tmp + ":.frozen"), capture_output=True, text=True, timeout=120)
     shutil.rmtree(state, ignore_errors=True)
     figs = {}
     for line in r.stdout.splitlines():
@@ -139,17 +144,17 @@ def _run(micropython, env, heap_kb, kind, path, root, now, tmp):
     return figs if r.returncode == 0 and "done" in figs else None
 
 
-def _run_all(micropython, env, heap_kb, kind, path, root, now, tmp):
+def _run_all(heap_kb, kind, path, root, now, tmp):
     """The figures of the last of TRIES runs, or None if any of them fails."""
     got = None
     for _ in range(TRIES):
-        got = _run(micropython, env, heap_kb, kind, path, root, now, tmp)
+        got = _run(heap_kb, kind, path, root, now, tmp)
         if got is None:
             return None
     return got
 
 
-def figures(log, micropython, env):
+def figures(log):
     """{"update app": {...}, "update firmware": {...}}: smallest heap (KB) and live peak (bytes)."""
     tmp = tempfile.mkdtemp(prefix="bench-update-")
     try:
@@ -163,12 +168,12 @@ def figures(log, micropython, env):
             # heap counts only if the update completes in every one of TRIES runs. The
             # figure is the smallest heap from which every larger one (tested) completes
             hi = START_KB
-            at_hi = _run_all(micropython, env, hi, kind, path, root, now, tmp)
+            at_hi = _run_all(hi, kind, path, root, now, tmp)
             if at_hi is None:
                 out[kind] = {"error": "the update does not complete in a %dK heap" % hi}
                 continue
             while hi > 16:
-                got = _run_all(micropython, env, hi - 1, kind, path, root, now, tmp)
+                got = _run_all(hi - 1, kind, path, root, now, tmp)
                 if got is None:
                     break
                 hi, at_hi = hi - 1, got
@@ -181,12 +186,12 @@ def figures(log, micropython, env):
 def report_rows(figs):
     """The docs/benchmarks.md section for figures() (lines), and its targets (name, want, got, ok)."""
     rows = [
-        "## Signed updates: peak heap (unix port, modules as .mpy)",
+        "## Signed updates: peak heap (unix port, the firmware in place from its ROMFS image)",
         "",
         "tools/bench_update.py: a package signed for the run, received by update/receiver.py in 1 KB writes "
         "(start, write, finish) under `micropython -X heapsize=N`, N lowered 1K at a time until one of 3 runs fails. "
-        "Under the unix port (64-bit) bytecode and objects take about twice a board's RAM, and a board "
-        "runs the modules frozen in flash.",
+        "The firmware runs in place from build/firmware.romfs (tools/romfs.py), as make sim runs it and a board "
+        "runs it from flash; under the unix port (64-bit) objects still take about twice a board's RAM.",
         "",
         "| figure | value |",
         "|---|---:|",
@@ -208,7 +213,5 @@ def report_rows(figs):
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.join(ROOT, "tools"))
-    mp = os.path.join(os.path.dirname(sys.executable), "micropython")
-    env = dict(os.environ, MICROPYPATH=FIRMWARE + ":.frozen")
-    figs = figures(print, mp, env)
+    figs = figures(print)
     print("\n".join(report_rows(figs)[0]))
