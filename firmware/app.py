@@ -91,14 +91,14 @@ async def _tick(node, clock, saver, sec):
             node.tick(clock.now())
             if saver:
                 saver.poll(clock.elapsed_ms // clock.speed)  # real, not simulated, milliseconds
+            if sec:
+                sec.audit.tick(clock.real_ms())
         except MemoryError:  # this second found no heap: the next tick catches up; the node runs on
             node.stats.errors += 1
             log("tick skipped: out of heap")
-        if sec:
-            sec.audit.tick(clock.real_ms())
-            if sec.restart_pending:
-                log("restarting into the update")
-                raise Restart()
+        if sec and sec.restart_pending:
+            log("restarting into the update")
+            raise Restart()
 
 
 async def _button(sec, clock):

@@ -1,6 +1,7 @@
-"""Give the heap back the bytecode of modules no longer needed (start-up code, management,
-the update verifier): under the unix port, and for modules loaded from the filesystem on
-a board, a module's code lives in the heap for as long as it is imported.
+"""Give the heap back what modules no longer needed take (start-up code, management, the
+update verifier): their function and class objects and module dictionary wherever the
+code runs from, and their bytecode too when it was loaded from a filesystem (a board's
+files, an installed update) rather than run in place from flash or ROMFS.
 
     drop("startup", "security.control")
 

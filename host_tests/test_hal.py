@@ -117,9 +117,7 @@ class _Sock:
     def readinto(self, buf):
         self.sizes.append(-len(buf))  # a read that keeps nothing: drops one datagram
         step = self.script.pop(0)
-        if isinstance(step, BaseException):
-            raise step
-        return len(buf)
+        return None if step is None else len(buf)  # MicroPython: None when nothing waits
 
 
 def _loop(monkeypatch, script, multicast=False, handle=None):
@@ -162,13 +160,11 @@ def test_receive_loop_reads_what_fits_when_the_heap_has_no_room(monkeypatch):
 
 
 def test_receive_loop_drops_a_datagram_when_the_heap_has_no_room_even_for_a_short_read(monkeypatch):
-    import errno
-
     src = ("192.168.1.9", 3610)
     r = _loop(monkeypatch, [MemoryError(), MemoryError(), b"dropped", (b"next", src),
-                            MemoryError(), MemoryError(), OSError(errno.EAGAIN), (b"last", src)])
+                            MemoryError(), MemoryError(), None, (b"last", src)])
     # the datagram is read into a one-byte buffer made at import, counted as failed; a
-    # datagram the port had already taken leaves nothing to drop (EAGAIN): the loop goes on
+    # datagram the port had already taken leaves nothing to drop (None): the loop goes on
     assert r.sock.sizes == [1025, 257, -1, 1025, 1025, 257, -1, 1025]
     assert r.got == [(b"next", src), (b"last", src)]
     assert [type(e) for e in r.failed] == [MemoryError, MemoryError] and r.logged == []

@@ -472,7 +472,7 @@ def small_heap_run(net, tmp, objects, heap, log, load=True, identity=None):
 
     Returns {"objects", "heap", "boots" (READY printed), "ok" (answered every Get), "ready", "answered", "error"}."""
     addr = net + str(H_SMALL)
-    state = os.path.join(tmp, "small-%s-%s" % (heap, "-".join(objects)))
+    state = os.path.join(tmp, "small-%s%s-%s" % ("secure-" if identity else "", heap, "-".join(objects)))
     node = start_node("node (%s heap)" % heap, addr, state, heap, objects, identity)
     client = None
     res = {"objects": objects, "heap": heap, "boots": False, "ok": False, "answered": 0, "ready": "", "error": ""}

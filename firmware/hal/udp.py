@@ -171,7 +171,10 @@ class Endpoint:
                         data, src = sock.recvfrom(_LEAN_DATAGRAM + 1)
                     except MemoryError as e:  # not even that: the datagram is lost, not the node
                         failed(e)
-                        sock.readinto(_SPILL)  # (EAGAIN if the port had taken it already)
+                        # read into one byte, which drops it: else the loop would be woken
+                        # for it again and again. (Where the port had taken it before
+                        # failing, this drops the next one if one waits, else reads nothing)
+                        sock.readinto(_SPILL)
                         continue
                     if len(data) > _LEAN_DATAGRAM:
                         data = b""

@@ -45,9 +45,10 @@ def parse(line):
 
 
 def clean(text):
-    """Detail text safe for one record: printable ASCII, no newlines, bounded. Works on the
-    bytes: iterating a str would make MicroPython intern each character it meets, for good."""
-    b = bytearray(str(text)[:120].encode())
+    """Detail text safe for one record: printable ASCII, no newlines, at most 120 bytes.
+    Works on the bytes: iterating a str would make MicroPython intern each character it
+    meets, for good."""
+    b = bytearray(str(text).encode()[:120])
     for i in range(len(b)):
         if not 0x20 <= b[i] <= 0x7E:
             b[i] = 0x3F  # "?", for each byte of a character outside printable ASCII

@@ -52,7 +52,7 @@ class UpdateError(ManifestError):
 
 def _drop_ed25519():
     """Done verifying signatures: give the heap the Ed25519 and SHA-512 code took back
-    (about 20 KB under the unix port, where bytecode is in the heap)."""
+    (their objects, and their bytecode where it was loaded into the heap)."""
     from unload import drop
 
     drop("security.ed25519", "security.sha512")
