@@ -22,6 +22,7 @@ _gather = asyncio.gather
 _TICK_MS = const(1000)
 PERSIST_INTERVAL_S = 60  # config persist_interval_s: real seconds between settings writes
 RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py does
+OUT_OF_HEAP = 3  # main's return code when the node found no heap to run in (tools/sim.py explains)
 
 
 class ConfigError(Exception):
@@ -246,7 +247,7 @@ def main(path="config.json"):
     except MemoryError as e:
         print("ERROR out of heap: give MicroPython more (HEAP=) or configure fewer objects")
         sys.print_exception(e)
-        return 1
+        return OUT_OF_HEAP
     except OSError as e:
         code = e.args[0] if e.args else 0
         if code == errno.EADDRINUSE:

@@ -26,6 +26,7 @@ from tools import romfs  # noqa: E402
 
 DEFAULT_OBJECTS = list(CLASSES)  # every DRready class: what a HEMS developer tests against
 RESTART = 4  # firmware/app.py RESTART: the node wants to be started again (a board resets)
+OUT_OF_HEAP = 3  # firmware/app.py OUT_OF_HEAP: the node found no heap to run in
 
 
 def fail(msg):
@@ -143,6 +144,8 @@ def provision_once(state, show=True):
 def main(argv=None):
     args = parse(argv)
     path = config(args)
+    with open(path) as f:
+        objects = json.load(f)["objects"]
     image = romfs.image_of(os.path.abspath(args.firmware))
     if not os.path.exists(image):
         fail("%s is missing: no compiled firmware; run `make sim` (it builds first) or `make build`" % image)
@@ -164,6 +167,11 @@ def main(argv=None):
         # manager) reaches only us, and we turn it into the one the node stops cleanly on
         child = subprocess.Popen(argv, env=env, start_new_session=True)
         rc = child.wait()
+        if rc == OUT_OF_HEAP and not stopping:
+            what = "the battery" if objects == ["battery"] else "%d objects" % len(objects)
+            print("sim: HEAP=%s is too small for %s %s the secure channel: README, Memory, gives the heap "
+                  "each configuration needs" % (args.heap, what, "with" if args.secure == "on" else "without"),
+                  file=sys.stderr)
         if rc != RESTART or stopping:
             return rc
         print("sim: the node asked to start again (a factory reset or an update); starting it", flush=True)
