@@ -50,3 +50,38 @@ def test_event_details_and_controller_names_intern_nothing():
     )
     before, after = _qstr_counts(code)
     assert after == before
+
+
+def test_the_all_five_node_needs_no_sixth_name_pool(tmp_path):
+    """Booted as in the 96K target (all five objects, unprovisioned), the node has interned
+    fewer than 620 names at READY, so the 7 KB pool that follows is never needed. This
+    helper's own names (about six) count too: the test trips that many names early, a
+    margin. If it fails, look for new module-level names, modules or short string
+    literals on the boot path (README, Memory; tools/build.py inlines tables and names
+    modules by their import name to save names)."""
+    from tools import romfs
+
+    (tmp_path / "qcheck.py").write_text(
+        "import builtins, micropython\n"
+        "_p = builtins.print\n"
+        "def p(*a, **k):\n"
+        "    _p(*a, **k)\n"
+        "    if a and str(a[0]).startswith('READY'):\n"
+        "        micropython.qstr_info()\n"
+        "        raise SystemExit\n"
+        "builtins.print = p\n"
+        "import main\n"
+    )
+    from drready import registry
+
+    state = tmp_path / "s"
+    state.mkdir()
+    cfg = state / "config.json"
+    cfg.write_text('{"addr": "127.0.0.1", "state_dir": "%s", "objects": %s, "legacy_write": []}'
+                   % (state, '["' + '", "'.join(registry.CLASSES) + '"]'))
+    image = romfs.image_of(BUILD)
+    env = dict(os.environ, MICROPYPATH=str(tmp_path) + ":.frozen")
+    r = subprocess.run(romfs.command(image, "256K", "qcheck", [cfg]), capture_output=True, text=True, env=env, timeout=60)
+    m = re.search(r"n_pool=(\d+), n_qstr=(\d+)", r.stdout)
+    assert m, r.stdout + r.stderr
+    assert int(m.group(1)) <= 5, "the node interned %s names by READY: past 620 the unix port adds a 7 KB pool" % m.group(2)
