@@ -26,9 +26,6 @@ import os
 import re
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IMAGE = os.path.join(ROOT, "build", "firmware.romfs")
-
 # Run by the unix port before MODULE: argv[1] is "address,size" of the mapped image. No
 # names of its own (each new name is interned for good).
 _MOUNT = """import sys,vfs,uctypes
@@ -45,7 +42,7 @@ def image_of(firmware):
 def write_image(src, path):
     """Pack the directory src (a compiled firmware) into the ROMFS image at path; the files
     go in verbatim, in sorted order, so the same firmware always gives the same image.
-    Returns True if the image changed."""
+    An unchanged image is not rewritten."""
     from mpremote.romfs import VfsRomWriter
 
     w = VfsRomWriter()
@@ -66,13 +63,12 @@ def write_image(src, path):
     try:
         with open(path, "rb") as f:
             if f.read() == data:
-                return False
+                return
     except OSError:
         pass
     with open(path + ".tmp", "wb") as f:
         f.write(data)
     os.replace(path + ".tmp", path)
-    return True
 
 
 MAX_ARG = 255  # the unix port interns each argument, and an interned string holds at most 255 bytes

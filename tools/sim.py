@@ -54,6 +54,17 @@ def parse(argv):
     return ap.parse_args(argv)
 
 
+def objects_of(args):
+    """The device objects OBJECTS= names (every class by default)."""
+    objects = [o.strip() for o in args.objects.split(",") if o.strip()] or DEFAULT_OBJECTS
+    if objects == ["all"]:
+        objects = list(CLASSES)
+    for o in objects:
+        if o not in CLASSES:
+            fail("OBJECTS entry %r is unknown; choose from all,%s" % (o, ",".join(CLASSES)))
+    return objects
+
+
 def config(args):
     try:
         addr = ipaddress.IPv4Address(args.addr)
@@ -74,16 +85,10 @@ def config(args):
             ipaddress.IPv4Address(a)
         except ValueError:
             fail("LEGACY_WRITE entry %r is not an IPv4 address" % a)
-    objects = [o.strip() for o in args.objects.split(",") if o.strip()] or DEFAULT_OBJECTS
-    if objects == ["all"]:
-        objects = list(CLASSES)
-    for o in objects:
-        if o not in CLASSES:
-            fail("OBJECTS entry %r is unknown; choose from all,%s" % (o, ",".join(CLASSES)))
+    objects = objects_of(args)
     state = os.path.abspath(args.state)
-    if len(os.path.join(state, "config.json").encode()) > 255:
-        # the unix port interns its arguments, and an interned string holds at most 255 bytes
-        fail("STATE=%s is too long: the node's config path in it must stay within 255 bytes" % args.state)
+    if len(os.path.join(state, "config.json").encode()) > romfs.MAX_ARG:  # it is an argument of the unix port
+        fail("STATE=%s is too long: the node's config path in it must stay within %d bytes" % (args.state, romfs.MAX_ARG))
     if args.secure not in ("on", "off"):
         fail("SECURE=%s must be on or off" % args.secure)
     try:
@@ -144,8 +149,6 @@ def provision_once(state, show=True):
 def main(argv=None):
     args = parse(argv)
     path = config(args)
-    with open(path) as f:
-        objects = json.load(f)["objects"]
     image = romfs.image_of(os.path.abspath(args.firmware))
     if not os.path.exists(image):
         fail("%s is missing: no compiled firmware; run `make sim` (it builds first) or `make build`" % image)
@@ -168,6 +171,7 @@ def main(argv=None):
         child = subprocess.Popen(argv, env=env, start_new_session=True)
         rc = child.wait()
         if rc == OUT_OF_HEAP and not stopping:
+            objects = objects_of(args)
             what = "the battery" if objects == ["battery"] else "%d objects" % len(objects)
             print("sim: HEAP=%s is too small for %s %s the secure channel: README, Memory, gives the heap "
                   "each configuration needs" % (args.heap, what, "with" if args.secure == "on" else "without"),
