@@ -217,7 +217,7 @@ def describe(rec, entry):
             text += "; 0x" + "FF" * (2 * count) + " undefined"
         return typ, text
     if kind == DATE:
-        return "date", "YYYY MM DD"
+        return "date", "YYYY MM DD (year 1-9999, month 1-12, day 1-31 and a real date)"
     if kind == LOCATION:
         return "location", "1-byte code, or 0x01 + 16 bytes of position"
     return "kind %d" % kind, ""

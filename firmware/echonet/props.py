@@ -95,8 +95,8 @@ def valid(rec, edt):
             if edt[i] > 23 or edt[i + 1] > 59:
                 return False
         return True
-    if k == DATE:
-        return n == 4 and 1 <= edt[2] <= 12 and 1 <= edt[3] <= 31
+    if k == DATE:  # Appendix: YYYY 0x0001-0x270F (1-9999)
+        return n == 4 and 1 <= (edt[0] << 8 | edt[1]) <= 9999 and 1 <= edt[2] <= 12 and 1 <= edt[3] <= 31
     if k == LOCATION:
         # 0x01 announces 16 bytes of position information; otherwise a 1-byte code
         return (n == 1 and edt[0] != 0x01) or (n == 17 and edt[0] == 0x01)

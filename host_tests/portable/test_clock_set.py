@@ -78,6 +78,15 @@ def test_a_date_that_does_not_exist_is_refused():
     assert setc(node, net, "027D01", "98 04 07E8021D", T0)[10] == 0x71  # 2024-02-29 exists
 
 
+def test_a_year_outside_the_appendix_range_is_refused():
+    node, net, clock, (b,) = make()
+    for bad in ("00000101", "27100101", "FFFF0101"):  # years 0, 10000, 65535: the Appendix allows 1-9999
+        reply = setc(node, net, "027D01", "98 04 " + bad, T0)
+        assert reply == h("1081 0301 027D01 05FF01 51 01 98 04 " + bad)
+    assert clock.t == T0
+    assert setc(node, net, "027D01", "98 04 270F0C1F", T0)[10] == 0x71  # 9999-12-31, the last day it allows
+
+
 def test_without_a_clock_to_set_the_time_is_refused():
     node, net, clock, (b,) = make()
     node.set_time = lambda epc, edt, now: None
