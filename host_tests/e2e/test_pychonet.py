@@ -10,6 +10,8 @@ announcements. Other tests' nodes announce on lo too: everything is filtered by 
 import asyncio
 
 from pychonet import ECHONETAPIClient, Factory
+from pychonet.EchonetInstance import call_epc_function
+from pychonet.lib.epc import EPC_CODE, EPC_SUPER
 from pychonet.lib.epc_functions import EPC_SUPER_FUNCTIONS
 from pychonet.lib.udpserver import UDPServer
 from pychonet.StorageBattery import StorageBattery
@@ -150,6 +152,72 @@ def discover_and_read_every_property(node):
                 if (eoj, 0x83) in values and values[eoj, 0x83][0] == 0xFE:
                     assert values[eoj, 0x83][1:4] == values[eoj, 0x8A], values[eoj, 0x83].hex()
             assert values[enl.NODE_PROFILE, 0xD6] == disc.edt(0xD6)
+        finally:
+            c.close()
+
+    asyncio.run(scenario())
+
+
+# pychonet's class objects per DRready class, as a Home Assistant user meets them
+PYCHONET_CLASSES = {0x027D: "StorageBattery", 0x026B: "ElectricWaterHeater", 0x02A6: "HybridWaterHeater",
+                    0x027E: "ElectricVehicleChargerDischarger", 0x027C: "FuelCell"}
+# pychonet decodes these when they arrive and keeps the decoded form (the maps as lists, the
+# identification as text), then update() decodes that again and fails: its bug, not a value
+# of ours. They are checked against what pychonet kept instead.
+PREDECODED = (0x83, 0x8A, 0x8C, 0x9D, 0x9E, 0x9F)
+
+
+def test_every_class_through_pychonets_device_objects(node):
+    """Each of the five objects through pychonet's own class object (Factory): every Get
+    property pychonet knows is read with update() and decoded by pychonet's functions for
+    that class, from exactly the bytes the node sent; what pychonet kept of the predecoded
+    ones agrees with those bytes too."""
+
+    async def scenario():
+        c = Client(node.ctrl)
+        try:
+            host = node.addr
+            disc = await c.discover(host)
+            instances = enl.decode_instances(disc.edt(0xD6))
+            assert sorted(e >> 8 for e in instances) == sorted(PYCHONET_CLASSES), instances
+            decoded = 0
+            for eoj in instances:
+                gc, cc, ci = split(eoj)
+                assert await c.api.getAllPropertyMaps(host, gc, cc, ci) is True
+                dev = Factory(host, c.api, gc, cc, ci)
+                assert type(dev).__name__ == PYCHONET_CLASSES[eoj >> 8]
+                gets = dev.getGetProperties()
+                kept = c.api.state[host]["instances"][gc][cc][ci]
+                # update() fails on a batch holding one of these (see PREDECODED): read them raw
+                pre = [e for e in gets if e in PREDECODED]
+                ok, res = await c.call(host, eoj, enl.GET, [{"EPC": e} for e in pre])
+                assert ok and res.esv == enl.GET_RES, res.raw.hex()
+                for epc in pre:
+                    edt = res.edt(epc)
+                    if epc >= 0x9D:
+                        assert sorted(kept[epc]) == enl.decode_map(edt), "%06X %02X" % (eoj, epc)
+                    else:
+                        assert kept[epc] == EPC_SUPER_FUNCTIONS[epc](edt), "%06X %02X %r" % (eoj, epc, kept[epc])
+                for batch in enl.chunks([e for e in gets if e not in PREDECODED], 12):
+                    got = await dev.update(batch)
+                    if len(batch) == 1:  # update() returns a lone value itself
+                        got = {batch[0]: got}
+                    res = await c.last_reply(host)
+                    where = "%s %06X Get %s -> %s" % (type(dev).__name__, eoj, " ".join("%02X" % e for e in batch), res.raw.hex())
+                    assert res.esv == enl.GET_RES and [e for e, _ in res.props] == batch, where
+                    for epc in batch:
+                        edt = res.edt(epc)
+                        if epc in EPC_SUPER_FUNCTIONS:
+                            want = call_epc_function(EPC_SUPER_FUNCTIONS[epc], edt)
+                        elif epc in EPC_SUPER or (epc not in dev.EPC_FUNCTIONS and epc in EPC_CODE[gc][cc]):
+                            want = edt.hex()
+                        elif epc in dev.EPC_FUNCTIONS:
+                            want = call_epc_function(dev.EPC_FUNCTIONS[epc], edt)
+                        else:
+                            want = None  # not in pychonet's tables (e.g. 0xF0): it cannot decode it
+                        assert got[epc] == want, "%s: %02X decoded %r, want %r" % (where, epc, got[epc], want)
+                        decoded += want is not None
+            assert decoded >= 125, decoded  # 131 when written: every property pychonet has a decoder or a code for
         finally:
             c.close()
 
