@@ -3,15 +3,24 @@ alone in 64K, all five classes in 96K. The node runs as a device before provisio
 (`make sim SECURE=off`: plain ECHONET Lite, Sets from LEGACY_WRITE), with its bytecode in
 place from the ROMFS image as on a board. pychonet discovers it and reads every property
 of every object; every settable property is then written with a valid value; the node
-must still answer and stop cleanly."""
+must still answer and stop cleanly.
+
+The provisioned node, with its secure channel, is held to the smallest heap measured for
+it plus a margin (README, Memory), with two TLS sessions open while plain UDP is served."""
 import pytest
 
 from drready import registry
+from tools import ctl, secure
 
 from . import enl
 from .harness import ready_objects
 from .test_pychonet import discover_and_read_every_property
+from .test_secure import CODE_RE
 from .test_write_every_property import write_every_property
+
+# all five with the secure channel need 116K at the smallest (README, Memory): 12K of margin
+# for the run-to-run spread of a fragmented heap, and a regression beyond it fails here
+SECURE_ALL_HEAP = "128K"
 
 
 @pytest.mark.parametrize("objects, heap", [(["battery"], "64K"), (list(registry.CLASSES), "96K")], ids=["battery-64K", "all-96K"])
@@ -28,3 +37,26 @@ def test_the_node_runs_in_the_target_heap(node_factory, objects, heap):
     with enl.RawController(n.ctrl) as c:  # still serving after all that
         res = c.get(n.addr, enl.NODE_PROFILE, [0x80])
         assert res.esv == enl.GET_RES and res.props == [(0x80, b"\x30")], res
+
+
+def test_the_secure_node_runs_in_its_measured_heap(node_factory, tmp_path):
+    n = node_factory(heap=SECURE_ALL_HEAP)  # all five; provisioned on its first run
+    assert any(line.startswith("SECURE ") for line in n.lines), n.proc.output()
+    code = next(m.group(1) for m in map(CODE_RE.match, n.lines) if m)
+    home = str(tmp_path / "hems")
+    out = []
+    rc = ctl.main(["--home", home, "--bind", n.ctrl, "enroll", n.addr, "--code", code, "--name", "hems"], out=out.append)
+    assert rc == 0, out
+    me = secure.ControllerIdentity.load_or_create(home)
+    pins = secure.Pins(home)
+    # both session slots taken at once, each carrying a Set and a Get, beside plain UDP
+    with secure.Connection(n.addr, me, pins, bind=n.ctrl, timeout=10) as a, \
+            secure.Connection(n.addr, me, pins, bind=n.ctrl, timeout=10) as b:
+        assert a.echonet(0x027D01, enl.SETC, [(0xDA, b"\x42")]).esv == enl.SET_RES
+        assert b.echonet(0x027E01, enl.GET, [(0x80, b"")]).esv == enl.GET_RES
+        with enl.RawController(n.ctrl) as c:
+            assert c.get(n.addr, 0x027D01, [0xDA]).props == [(0xDA, b"\x42")]
+        assert b.echonet(0x027D01, enl.GET, [(0xDA, b"")]).props == [(0xDA, b"\x42")]
+    discover_and_read_every_property(n)
+    assert write_every_property(n) >= 3 * len(registry.CLASSES)
+    assert not any("out of heap" in line for line in n.lines), n.proc.output()
