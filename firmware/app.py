@@ -8,6 +8,7 @@ main.py calls `main()` on the board (with /config.json) and in the host simulato
 import asyncio
 import errno
 import gc
+import os
 import sys
 
 from micropython import const
@@ -20,9 +21,10 @@ from hal.udp import peer_key
 _gather = asyncio.gather
 
 _TICK_MS = const(1000)
-PERSIST_INTERVAL_S = 60  # config persist_interval_s: real seconds between settings writes
+_PERSIST_INTERVAL_S = const(60)  # config persist_interval_s: real seconds between settings writes
 RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py does
-OUT_OF_HEAP = 3  # main's return code when the node found no heap to run in (tools/sim.py explains)
+_OUT_OF_HEAP = const(3)  # main's return code when the node found no heap to run in (tools/sim.py explains)
+NO_ROOM = "/secure-channel-off"  # in the state directory: the last start found no heap for the secure channel
 
 
 class ConfigError(Exception):
@@ -140,6 +142,11 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s version %s heap %d/%d"
         % (ep.addr, eojs, update.version(state_dir), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
+    if sec and sec.server is None:  # up without the secure channel: the next start tries it again
+        try:
+            os.remove(state_dir + NO_ROOM)
+        except OSError:
+            pass
     # up and announced: the health check a trial update waits for (update/__init__.py)
     confirmed = update.confirm_if_trial(state_dir)
     update = None  # pyright: ignore[reportAssignmentType]
@@ -220,7 +227,7 @@ def settings(cfg, node, clock):
         skipped = ["%s: damaged (%s)" % (path, e)]
     for line in skipped:
         log("settings skipped %s" % line)
-    interval = cfg.get("persist_interval_s", PERSIST_INTERVAL_S)
+    interval = cfg.get("persist_interval_s", _PERSIST_INTERVAL_S)
     return persist.Saver(node, path, interval, store.save, clock.elapsed_ms // clock.speed)
 
 
@@ -247,7 +254,17 @@ def main(path="config.json"):
     except MemoryError as e:
         print("ERROR out of heap: give MicroPython more (HEAP=) or configure fewer objects")
         sys.print_exception(e)
-        return OUT_OF_HEAP
+        e = cfg = node = ep = sec = writer = None
+        gc.collect()
+        try:  # a provisioned device starts again without its secure channel (security/boot.py)
+            from security.boot import out_of_heap
+
+            if out_of_heap(path):
+                log("restarting without the secure channel")
+                return RESTART
+        except (MemoryError, OSError):
+            pass
+        return _OUT_OF_HEAP
     except OSError as e:
         code = e.args[0] if e.args else 0
         if code == errno.EADDRINUSE:

@@ -26,7 +26,7 @@ from tools import romfs  # noqa: E402
 
 DEFAULT_OBJECTS = list(CLASSES)  # every DRready class: what a HEMS developer tests against
 RESTART = 4  # firmware/app.py RESTART: the node wants to be started again (a board resets)
-OUT_OF_HEAP = 3  # firmware/app.py OUT_OF_HEAP: the node found no heap to run in
+OUT_OF_HEAP = 3  # firmware/app.py _OUT_OF_HEAP: the node found no heap to run in
 
 
 def fail(msg):
@@ -165,20 +165,23 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, stop)
+    rc = None
     while True:
         # its own session: a signal for our whole process group (Ctrl-C, timeout, a service
         # manager) reaches only us, and we turn it into the one the node stops cleanly on
         child = subprocess.Popen(argv, env=env, start_new_session=True)
-        rc = child.wait()
+        last, rc = rc, child.wait()
         if rc == OUT_OF_HEAP and not stopping:
             objects = objects_of(args)
             what = "the battery" if objects == ["battery"] else "%d objects" % len(objects)
+            # with SECURE=on a start out of heap is followed by one without the secure channel
+            how = "with" if args.secure == "on" and last != RESTART else "even without"
             print("sim: HEAP=%s is too small for %s %s the secure channel: README, Memory, gives the heap "
-                  "each configuration needs" % (args.heap, what, "with" if args.secure == "on" else "without"),
-                  file=sys.stderr)
+                  "each configuration needs" % (args.heap, what, how), file=sys.stderr)
         if rc != RESTART or stopping:
             return rc
-        print("sim: the node asked to start again (a factory reset or an update); starting it", flush=True)
+        print("sim: the node asked to start again (a factory reset, an update, or no heap for the secure channel); "
+              "starting it", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,15 @@
 """Build the security services at boot: the event log, enrollment, the button and, on a
 provisioned device, the secure channel. app._boot runs this after the start-up code is
 gone, and drops this module too, so neither weighs on the heap while the node runs.
+
+A provisioned device whose heap cannot hold the secure channel beside its objects does
+not stop serving ECHONET Lite for it: the boot that ran out of heap leaves a note
+(`out_of_heap`), the node starts again at once, and that boot runs without the channel,
+as an unprovisioned device does (Gets for all, Sets only from legacy_write), saying so
+in its output and its security log. Once it is up the note goes, so every later start
+tries the secure channel again.
 """
+import os
 import sys
 
 import app
@@ -26,6 +34,28 @@ def _config(path):
     return cfg if isinstance(cfg, dict) else {}
 
 
+def _paths(cfg):
+    """(state directory, identity directory, the out-of-heap note) of a config."""
+    state = cfg.get("state_dir", ".")
+    # where provision.py put the identity: /identity on a board, STATE/identity for the simulator
+    return state, cfg.get("identity_dir", state + "/identity" if sys.platform == "linux" else "/identity"), state + app.NO_ROOM
+
+
+def out_of_heap(path):
+    """The node ran out of heap (app.main). On a provisioned device that ran its secure
+    channel, leave the note and return True: start again, without it. Otherwise (not
+    provisioned, or already without it) take the note away and return False: the heap is
+    too small even so, and the next start tries the secure channel again."""
+    state, ident, note = _paths(_config(path))
+    if store.exists(note):
+        os.remove(note)
+        return False
+    if not (store.exists(ident + "/device_cert.der") and store.exists(ident + "/device_key.der")):
+        return False
+    store.save(note, 1)
+    return True
+
+
 def _setting(cfg, key, default, low, high):
     v = cfg.get(key, default)
     return v if isinstance(v, int) and low <= v <= high else default
@@ -37,13 +67,11 @@ def build(path):
     heap before start-up fragments it. The rest comes in attach(), after the start-up
     code is gone, so the two never take the heap at once."""
     cfg = _config(path)
-    state = cfg.get("state_dir", ".")
-    # where provision.py put the identity: /identity on a board, STATE/identity for the simulator
-    ident = cfg.get("identity_dir", state + "/identity" if sys.platform == "linux" else "/identity")
+    state, ident, note = _paths(cfg)
     cert = _read(ident + "/device_cert.der")
     key = _read(ident + "/device_key.der")
     contexts = None
-    if cert is not None and key is not None:
+    if cert is not None and key is not None and not store.exists(note):
         from security.channel import contexts as make
 
         try:
@@ -76,6 +104,11 @@ def attach(pre, node, identity, clock):
         except ValueError as e:
             app.log("board.json: %s" % e)
     presses = Presses(button, state)
+    if contexts is None and cert is not None and key is not None:  # the note of out_of_heap
+        app.log("ERROR secure channel off: the last start ran out of heap with it (README, Memory: the heap "
+                "each configuration needs); Sets are taken only from legacy_write addresses until a start with more heap")
+        audit.event("boot", "out of heap: secure channel off")
+        return app.Security(state, None, audit, None, presses)
     if contexts is None or cert is None:
         # enrollment runs over the secure channel: without it, its code is not even loaded
         app.log("secure channel off: no device certificate and key in %s; provision this device "

@@ -6,14 +6,18 @@ of every object; every settable property is then written with a valid value; the
 must still answer and stop cleanly.
 
 The provisioned node, with its secure channel, is held to the smallest heap measured for
-it plus a margin (README, Memory), with two TLS sessions open while plain UDP is served."""
+it plus a margin (README, Memory), with two TLS sessions open while plain UDP is served.
+In a heap too small for the channel it starts again without it and serves plain ECHONET
+Lite (security/boot.py out_of_heap), and a later start with room has its channel back."""
+import os
+
 import pytest
 
 from drready import registry
 from tools import ctl, secure
 
 from . import enl
-from .harness import ready_objects
+from .harness import ready_objects, stop_node
 from .test_pychonet import discover_and_read_every_property
 from .test_secure import CODE_RE
 from .test_write_every_property import write_every_property
@@ -60,3 +64,20 @@ def test_the_secure_node_runs_in_its_measured_heap(node_factory, tmp_path):
     discover_and_read_every_property(n)
     assert write_every_property(n) >= 3 * len(registry.CLASSES)
     assert not any("out of heap" in line for line in n.lines), n.proc.output()
+
+
+def test_a_provisioned_node_short_of_heap_serves_without_its_secure_channel(node_factory, state_dirs):
+    state = state_dirs()
+    n = node_factory(heap="64K", objects=["battery"], state=state)  # the battery needs 78K with its channel
+    out = n.proc.output()
+    assert "restarting without the secure channel" in out, out
+    assert any(line.startswith("ERROR secure channel off: the last start ran out of heap") for line in n.lines), out
+    assert not any(line.startswith("SECURE ") for line in n.lines), out
+    assert not os.path.exists(os.path.join(state, "secure-channel-off")), "the note outlived the start it was for"
+    discover_and_read_every_property(n)
+    assert write_every_property(n) >= 3  # Sets from the legacy_write address, as before provisioning
+    with open(os.path.join(state, "seclog.0")) as f:
+        assert " boot out of heap: secure channel off" in f.read()
+    stop_node(n.proc)
+    again = node_factory(objects=["battery"], state=state)  # make sim's heap: the channel is back
+    assert any(line.startswith("SECURE ") for line in again.lines), again.proc.output()
