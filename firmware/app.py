@@ -138,17 +138,20 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     if sec and sec.enrollment and sec.enrollment.window_left(clock.real_ms()):
         log("commissioning window open for %d s" % sec.enrollment.window_left(clock.real_ms()))
     node.start(clock.now())
+    short = False  # up without the secure channel for want of heap (security/boot.py out_of_heap)
+    if sec and sec.server is None:  # the note goes: the next start tries the channel again
+        try:
+            os.remove(state_dir + NO_ROOM)
+            short = True
+        except OSError:
+            pass
     gc.collect()
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s version %s heap %d/%d"
         % (ep.addr, eojs, update.version(state_dir), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
-    if sec and sec.server is None:  # up without the secure channel: the next start tries it again
-        try:
-            os.remove(state_dir + NO_ROOM)
-        except OSError:
-            pass
-    # up and announced: the health check a trial update waits for (update/__init__.py)
-    confirmed = update.confirm_if_trial(state_dir)
+    # up and announced: the health check a trial update waits for (update/__init__.py);
+    # an update that started only without its secure channel is not healthy
+    confirmed = None if short else update.confirm_if_trial(state_dir)
     update = None  # pyright: ignore[reportAssignmentType]
     drop("update", "update.state")  # needed again only by an update, which loads them
     if confirmed:
@@ -204,7 +207,7 @@ def _boot(path):
     try:
         sec = boot.attach(pre, node, identity, clock)
     finally:
-        drop("security.boot", "echonet.identity")
+        drop("security.boot", "security.provisioned", "echonet.identity", "update.boot")
     if sec.server is None:  # unprovisioned: the secure channel's code is not needed
         drop("security.channel", "security.controllers")
     return cfg, node, ep, clock, sec

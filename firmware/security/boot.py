@@ -1,6 +1,7 @@
-"""Build the security services at boot: the event log, enrollment, the button and, on a
-provisioned device, the secure channel. app._boot runs this after the start-up code is
-gone, and drops this module too, so neither weighs on the heap while the node runs.
+"""Build the security services at boot: the event log, the button and, on a provisioned
+device, enrollment and the secure channel (security/provisioned.py, loaded only then).
+app._boot runs this after the start-up code is gone, and drops these modules too, so
+neither weighs on the heap while the node runs.
 
 A provisioned device whose heap cannot hold the secure channel beside its objects does
 not stop serving ECHONET Lite for it: the boot that ran out of heap leaves a note
@@ -14,7 +15,6 @@ import sys
 
 import app
 from hal import store
-from security import MAX_SESSIONS, SECURE_PORT
 
 
 def _read(path):
@@ -52,11 +52,13 @@ def out_of_heap(path):
         return False
     if not (store.exists(ident + "/device_cert.der") and store.exists(ident + "/device_key.der")):
         return False
-    store.save(note, 1)
+    from security.provisioned import running
+
+    store.save(note, running(state))
     return True
 
 
-def _setting(cfg, key, default, low, high):
+def setting(cfg, key, default, low, high):
     v = cfg.get(key, default)
     return v if isinstance(v, int) and low <= v <= high else default
 
@@ -71,14 +73,10 @@ def build(path):
     cert = _read(ident + "/device_cert.der")
     key = _read(ident + "/device_key.der")
     contexts = None
-    if cert is not None and key is not None and not store.exists(note):
-        from security.channel import contexts as make
+    if cert is not None and key is not None:
+        from security.provisioned import tls
 
-        try:
-            contexts = make(cert, key, _setting(cfg, "max_sessions", MAX_SESSIONS, 1, 8))
-        except (OSError, ValueError) as e:  # mbedTLS refused the key or the certificate
-            raise app.ConfigError("the device key or certificate in %s cannot be used (%s): provision this device again"
-                                  % (ident, e))
+        contexts = tls(cfg, state, ident, note, cert, key)
     return cfg, ident, cert, key, contexts
 
 
@@ -104,36 +102,12 @@ def attach(pre, node, identity, clock):
         except ValueError as e:
             app.log("board.json: %s" % e)
     presses = Presses(button, state)
-    if contexts is None and cert is not None and key is not None:  # the note of out_of_heap
-        app.log("ERROR secure channel off: the last start ran out of heap with it (README, Memory: the heap "
-                "each configuration needs); Sets are taken only from legacy_write addresses until a start with more heap")
-        audit.event("boot", "out of heap: secure channel off")
-        return app.Security(state, None, audit, None, presses)
-    if contexts is None or cert is None:
+    if cert is None or key is None:
         # enrollment runs over the secure channel: without it, its code is not even loaded
         app.log("secure channel off: no device certificate and key in %s; provision this device "
                 "(tools/provision.py); until then Sets are taken only from legacy_write addresses" % ident)
         audit.event("boot", "unprovisioned: secure channel off")
         return app.Security(state, None, audit, None, presses)
-    from security.enroll import Enrollment
+    from security.provisioned import attach as secure
 
-    try:  # a code rotated in use (state) replaces the label's (identity)
-        verifier = store.load(state + "/setup.json") or store.load(ident + "/setup.json")
-        enrollment = Enrollment(verifier, state + "/enroll.json", store, _setting(cfg, "enroll_backoff_s", 1, 0, 3600))
-    except ValueError:
-        raise app.ConfigError("setup.json in %s or %s is damaged: provision this device again" % (state, ident))
-    from hal.udp import peer_ip
-    from security.channel import SecureServer
-    from security.controllers import Controllers
-
-    controllers = Controllers(state + "/controllers.json", store)
-    sec = app.Security(state, None, audit, enrollment, presses)
-    control_args = (identity.unique.hex(), enrollment, audit, store, state, clock.real_ms, wall, sec.request_restart)
-    server = SecureServer(cert, contexts, node, controllers, control_args, audit, peer_ip, app.log,
-                          _setting(cfg, "secure_port", SECURE_PORT, 1, 65535))
-    sec.serve_secure(server)
-    n = len(controllers.items)
-    if not n and enrollment.key is not None:
-        enrollment.open_window(clock.real_ms(), presence=False)  # out of the box: ready to be commissioned
-    audit.event("boot", "device %s, %d controllers enrolled" % (server.fingerprint[:16], n))
-    return sec
+    return secure(cfg, state, ident, cert, contexts, node, identity, clock, audit, presses)
