@@ -99,7 +99,14 @@ def load_identity(state_dir, cfg):
             store.save(path, rec)
         unique = bytes.fromhex(rec["unique"])
         maker = bytes.fromhex(cfg.get("manufacturer_code", "FFFFFF"))
-        return Identity(maker, unique, cfg.get("product", "DRready-node"))
+        made = rec.get("date")  # production date "YYYY-MM-DD" (tools/provision.py); none in an identity made here
+        date = None
+        if made is not None:
+            y, m, d = int(made[:4]), int(made[5:7]), int(made[8:10])
+            if len(made) != 10 or not (1 <= y <= 9999 and 1 <= m <= 12 and 1 <= d <= 31):
+                raise ValueError
+            date = bytes((y >> 8, y & 0xFF, m, d))
+        return Identity(maker, unique, cfg.get("product", "DRready-node"), date=date)
     except (ValueError, KeyError, TypeError):
         raise ConfigError("%s is damaged: restore it from a backup, or delete it to give this device a new identity" % path)
 

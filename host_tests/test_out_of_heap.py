@@ -10,7 +10,7 @@ import pytest
 import update
 
 import app
-from security import boot, channel, provisioned
+from security import boot, channel
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_the_start_that_runs_out_of_heap_asks_for_one_without_the_channel(device
     cfg, note = device
     assert app.main(cfg) == app.RESTART
     with open(note) as f:
-        assert json.load(f) == [update.FACTORY, provisioned.running(os.path.dirname(note))[1]]
+        assert json.load(f) == [update.FACTORY, boot._running(os.path.dirname(note))[1]]
     # the start without the channel runs out of heap too: it stops, and forgets the note
     assert app.main(cfg) == 3  # app._OUT_OF_HEAP
     with pytest.raises(FileNotFoundError):

@@ -8,6 +8,7 @@ certificate load in MicroPython's tls module (what the device will use); the set
 is printed once and stored nowhere; the node uses identity.json for its 0x83; two
 devices share nothing; bad input gives one line and exit 2.
 """
+import datetime
 import json
 import os
 import re
@@ -92,8 +93,11 @@ def test_device_files_chain_to_the_ca_and_load_in_micropython(ca, tmp_path):
     assert mode(out) == 0o700
     assert mode(os.path.join(out, "device_key.der")) == 0o600 and mode(os.path.join(out, "setup.json")) == 0o600
     with open(os.path.join(out, "identity.json")) as f:
-        unique = json.load(f)["unique"]
+        rec = json.load(f)
+    unique = rec["unique"]
     assert re.fullmatch(r"[0-9a-f]{20}", unique)
+    # the production date (node profile 0x8E): today, UTC
+    assert rec["date"] == datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     assert unique.upper() in r.stdout  # the device is named
 
     with open(os.path.join(out, "device_cert.der"), "rb") as f:
@@ -213,7 +217,9 @@ def test_to_state_gives_the_simulated_node_its_identity(ca, tmp_path):
     dev = str(tmp_path / "dev")
     make_device(ca, dev, "--no-qr")
     with open(os.path.join(dev, "identity.json")) as f:
-        unique = bytes.fromhex(json.load(f)["unique"])
+        rec = json.load(f)
+    unique = bytes.fromhex(rec["unique"])
+    y, m, d = map(int, rec["date"].split("-"))
     state = tempfile.mkdtemp(prefix="e2e-state-")  # fixed-length path, as the e2e harness uses
     try:
         r = run("to-state", "--state", state, dev)
@@ -229,9 +235,10 @@ def test_to_state_gives_the_simulated_node_its_identity(ca, tmp_path):
         proc = start_node(addr, state, (ctrl,))
         try:
             with enl.RawController(ctrl) as c:
-                res = c.get(addr, enl.NODE_PROFILE, [0x83])
+                res = c.get(addr, enl.NODE_PROFILE, [0x83, 0x8E])
             assert res.esv == enl.GET_RES, res.raw.hex()
             assert res.edt(0x83)[4:14] == unique, res.raw.hex()
+            assert res.edt(0x8E) == bytes((y >> 8, y & 0xFF, m, d)), res.raw.hex()  # production date YYYY MM DD
         finally:
             stop_node(proc)
         with open(os.path.join(state, "identity.json")) as f:
@@ -284,3 +291,17 @@ def test_bad_commands_are_one_line_and_exit_2(ca, tmp_path, argv, words):
     make_device(ca, dev, "--no-qr")
     subst = {"DIR": dev, "NODIR": str(tmp_path / "nodir"), "STATE": str(tmp_path / "state")}
     one_line_exit_2(run(*[subst.get(a, a) for a in argv]), words)
+
+
+@pytest.mark.parametrize("date", ["2026-13-01", "26-11-27", "2026-11-27T00:00", 20261127])
+def test_a_damaged_production_date_is_refused(ca, tmp_path, date):
+    dev = str(tmp_path / "dev")
+    make_device(ca, dev, "--no-qr")
+    path = os.path.join(dev, "identity.json")
+    with open(path) as f:
+        rec = json.load(f)
+    rec["date"] = date
+    os.chmod(path, 0o644)
+    with open(path, "w") as f:
+        json.dump(rec, f)
+    one_line_exit_2(run("to-state", "--state", str(tmp_path / "state"), dev), "damaged")

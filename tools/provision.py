@@ -6,8 +6,10 @@ simulator's state directory. There is no default credential: every device gets i
         manufacturer uses its own CA instead (any ECDSA P-256 CA certificate and key, PEM or DER).
     provision.py device --ca-cert ~/drready-dev-ca/ca_cert.pem --ca-key ~/drready-dev-ca/ca.key --out dev1
         one device, in a new directory dev1/ (0700):
-          identity.json    {"unique": "<20 hex digits>"}: the 10 random bytes behind 0x83, read by
-                           firmware/startup.py load_identity (and the device certificate's subject)
+          identity.json    {"unique": "<20 hex digits>", "date": "YYYY-MM-DD"}: the 10 random bytes
+                           behind 0x83 (and the device certificate's subject) and the production
+                           date, today's (UTC), served as node profile 0x8E; read by
+                           firmware/startup.py load_identity
           device_key.der   the device's ECDSA P-256 private key, PKCS#8 DER, 0600
           device_cert.der  its X.509 certificate, signed by the CA; subject CN and serialNumber =
                            the unique id (hex), O = "DRready manufacturer <code>", clientAuth+serverAuth
@@ -271,7 +273,7 @@ def make_device(ca_cert, ca_key, out, maker, days):
         "device_cert.der": cert_der,
         "ca_cert.der": ca_cert.public_bytes(serialization.Encoding.DER),
         "setup.json": json.dumps(verifier(chars)).encode(),
-        IDENTITY: json.dumps({"unique": unique.hex()}).encode(),
+        IDENTITY: json.dumps({"unique": unique.hex(), "date": _now().date().isoformat()}).encode(),
     }
     os.makedirs(out, mode=0o700)
     os.chmod(out, 0o700)
@@ -323,7 +325,12 @@ def load_dir(src):
             raise ArgError("%s is missing from %s: make the directory with provision.py device" % (name, src))
         files[name] = _read(p, "file")
     try:
-        unique = bytes.fromhex(json.loads(files[IDENTITY])["unique"])
+        rec = json.loads(files[IDENTITY])
+        unique = bytes.fromhex(rec["unique"])
+        if "date" in rec:  # the production date (0x8E), as firmware/startup.py load_identity reads it
+            datetime.date.fromisoformat(rec["date"])
+            if len(rec["date"]) != 10:
+                raise ValueError
         cert = x509.load_der_x509_certificate(files["device_cert.der"])
         ca = x509.load_der_x509_certificate(files["ca_cert.der"])
         key = serialization.load_der_private_key(files["device_key.der"], None)

@@ -9,7 +9,7 @@ def _ascii12(text):
 
 
 class Identity:
-    def __init__(self, maker, unique, product="DRready-node", serial="", date=b"\x00\x00\x00\x00"):
+    def __init__(self, maker, unique, product="DRready-node", serial="", date=None):
         if len(maker) != 3:
             raise ValueError("manufacturer code must be 3 bytes")
         if len(unique) != 10:
@@ -18,7 +18,7 @@ class Identity:
         self.unique = bytes(unique)
         self.product = _ascii12(product)
         self.serial = _ascii12(serial or unique[:6].hex().upper())
-        self.date = bytes(date)
+        self.date = bytes(date) if date else None  # production date YYYY MM DD (0x8E), if known
 
     def id_number(self, eoj):
         """0x83: 0xFE, manufacturer code, then 13 bytes unique to this device and object."""

@@ -148,7 +148,12 @@ class NodeProfile(EchonetObject):
         v[0x8A] = identity.maker
         v[0x8C] = identity.product
         v[0x8D] = identity.serial
-        v[0x8E] = identity.date
+        if identity.date:
+            v[0x8E] = identity.date
+        else:  # no production date (an identity the node made itself): 0x8E is not served
+            del v[0x8E]
+            self.gets = self.gets.replace(b"\x8e", b"")
+            v[0x9F] = propmap.encode(self.gets)
         self.set_instances(devices)
 
     def set_instances(self, devices):

@@ -1,5 +1,6 @@
 """Build the security services at boot: the event log, the button and, on a provisioned
-device, enrollment and the secure channel (security/provisioned.py, loaded only then).
+device, enrollment and the secure channel (security/provisioned.py, loaded only when it
+runs).
 app._boot runs this after the start-up code is gone, and drops these modules too, so
 neither weighs on the heap while the node runs.
 
@@ -52,10 +53,32 @@ def out_of_heap(path):
         return False
     if not (store.exists(ident + "/device_cert.der") and store.exists(ident + "/device_key.der")):
         return False
-    from security.provisioned import running
-
-    store.save(note, running(state))
+    store.save(note, _running(state))
     return True
+
+
+def _running(state):
+    """What runs: the application's version and, on a board, the firmware image's
+    partition. The note holds it, so that an update that ran out of heap and was rolled
+    back leaves the previous version its secure channel."""
+    from update import version
+    from update.boot import running_partition
+
+    return [version(state), running_partition()]
+
+
+def _no_room(note, state):
+    """Whether out_of_heap left its note for what runs now; a note of something else (an
+    update came or went since), or one cut short by a power cut, is dropped."""
+    if not store.exists(note):
+        return False
+    try:
+        if store.load(note) == _running(state):
+            return True
+    except ValueError:
+        pass
+    os.remove(note)
+    return False
 
 
 def setting(cfg, key, default, low, high):
@@ -73,10 +96,10 @@ def build(path):
     cert = _read(ident + "/device_cert.der")
     key = _read(ident + "/device_key.der")
     contexts = None
-    if cert is not None and key is not None:
+    if cert is not None and key is not None and not _no_room(note, state):
         from security.provisioned import tls
 
-        contexts = tls(cfg, state, ident, note, cert, key)
+        contexts = tls(cfg, ident, cert, key)
     return cfg, ident, cert, key, contexts
 
 
@@ -102,6 +125,11 @@ def attach(pre, node, identity, clock):
         except ValueError as e:
             app.log("board.json: %s" % e)
     presses = Presses(button, state)
+    if contexts is None and cert is not None and key is not None:  # _no_room: the note of out_of_heap
+        app.log("ERROR secure channel off: the last start ran out of heap with it (README, Memory: the heap "
+                "each configuration needs); Sets are taken only from legacy_write addresses until a start with more heap")
+        audit.event("boot", "out of heap: secure channel off")
+        return app.Security(state, None, audit, None, presses)
     if cert is None or key is None:
         # enrollment runs over the secure channel: without it, its code is not even loaded
         app.log("secure channel off: no device certificate and key in %s; provision this device "

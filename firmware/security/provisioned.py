@@ -1,39 +1,16 @@
-"""The boot of a provisioned device's secure channel (security/boot.py calls it only when
-the device has its key and certificate, so an unprovisioned node never loads it): the TLS
-contexts, enrollment, the enrolled controllers and the server; or, after a start that ran
-out of heap with them, none of it (security/boot.py out_of_heap). Dropped after boot
-with security/boot.py.
+"""The boot of a provisioned device's secure channel: the TLS contexts, enrollment, the
+enrolled controllers and the server. security/boot.py loads it only when the channel
+runs (never on an unprovisioned device, nor on a start without the channel for want of
+heap), and it is dropped after boot with security/boot.py.
 """
-import os
-
 import app
 from hal import store
 from security import MAX_SESSIONS, SECURE_PORT
 from security.boot import setting
 
 
-def running(state):
-    """What runs: the application's version and, on a board, the firmware image's
-    partition. out_of_heap's note holds it, so that an update that ran out of heap and
-    was rolled back leaves the previous version its secure channel."""
-    from update import version
-    from update.boot import running_partition
-
-    return [version(state), running_partition()]
-
-
-def tls(cfg, state, ident, note, cert, key):
-    """One TLS server context per session slot (security/channel.py contexts); None when
-    the last start ran out of heap with them, for what runs now. A note of something else
-    (an update came or went since) is dropped."""
-    try:
-        v = store.load(note)
-    except ValueError:  # cut short by a power cut: no note
-        v = None
-    if v is not None and v == running(state):
-        return None
-    if store.exists(note):
-        os.remove(note)
+def tls(cfg, ident, cert, key):
+    """One TLS server context per session slot (security/channel.py contexts)."""
     from security.channel import contexts
 
     try:
@@ -44,13 +21,7 @@ def tls(cfg, state, ident, note, cert, key):
 
 
 def attach(cfg, state, ident, cert, contexts, node, identity, clock, audit, presses):
-    """Enrollment and the secure channel, connected to the node: app.Security. Without
-    contexts (tls found the note) the device runs as an unprovisioned one, and says why."""
-    if contexts is None:
-        app.log("ERROR secure channel off: the last start ran out of heap with it (README, Memory: the heap "
-                "each configuration needs); Sets are taken only from legacy_write addresses until a start with more heap")
-        audit.event("boot", "out of heap: secure channel off")
-        return app.Security(state, None, audit, None, presses)
+    """Enrollment and the secure channel, connected to the node: app.Security."""
     from hal.clock import wall
     from security.enroll import Enrollment
 

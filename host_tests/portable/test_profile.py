@@ -1,5 +1,7 @@
 """Node profile and super-class values (reference §2, §3)."""
 from echonet import propmap
+from echonet.identity import Identity
+from echonet.objects import NodeProfile
 
 from .support import ID, make_node
 
@@ -20,10 +22,22 @@ def test_node_profile_lists():
 def test_node_profile_maps_hold_the_mandatory_properties():
     node, _ = make_node()
     got = propmap.decode(node.profile.get(0x9F))
-    for epc in (0x80, 0x82, 0x83, 0x8A, 0x9D, 0x9E, 0x9F, 0xD3, 0xD4, 0xD6, 0xD7, 0x8C, 0x8D, 0x8E):
+    for epc in (0x80, 0x82, 0x83, 0x8A, 0x9D, 0x9E, 0x9F, 0xD3, 0xD4, 0xD6, 0xD7, 0x8C, 0x8D):
         assert epc in got, hex(epc)
     assert propmap.decode(node.profile.get(0x9D)) == [0x80, 0xD5]
     assert propmap.decode(node.profile.get(0x9E)) == []
+
+
+def test_production_date_is_served_only_when_known():
+    # an identity the node made itself has none: 0x8E is not in the map, a Get of it fails
+    p = NodeProfile(ID, [])
+    assert 0x8E not in propmap.decode(p.get(0x9F)) and p.get(0x8E) is None
+    assert len(propmap.decode(p.get(0x9F))) == 15 and len(p.get(0x9F)) == 16  # 15 EPCs: the list form
+    # a provisioned one (tools/provision.py writes the date): YYYY MM DD
+    made = Identity(ID.maker, ID.unique, date=b"\x07\xea\x0b\x1b")
+    p = NodeProfile(made, [])
+    assert 0x8E in propmap.decode(p.get(0x9F)) and p.get(0x8E) == b"\x07\xea\x0b\x1b"
+    assert len(p.get(0x9F)) == 17  # 16 EPCs: the bitmap
 
 
 def test_identification_numbers_unique_per_object():
