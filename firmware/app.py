@@ -25,6 +25,7 @@ _PERSIST_INTERVAL_S = const(60)  # config persist_interval_s: real seconds betwe
 RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py does
 _OUT_OF_HEAP = const(3)  # main's return code when the node found no heap to run in (tools/sim.py explains)
 NO_ROOM = "/secure-channel-off"  # in the state directory: the last start found no heap for the secure channel
+_up = False  # READY printed: a lack of heap from now on is no reason to drop the secure channel
 
 
 class ConfigError(Exception):
@@ -127,6 +128,7 @@ async def _button(sec, clock):
 
 
 async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
+    global _up
     import update
 
     cfg = cfg or {}
@@ -149,6 +151,7 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s version %s heap %d/%d"
         % (ep.addr, eojs, update.version(state_dir), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
+    _up = True
     # up and announced: the health check a trial update waits for (update/__init__.py);
     # an update that started only without its secure channel is not healthy
     confirmed = None if short else update.confirm_if_trial(state_dir)
@@ -259,12 +262,16 @@ def main(path="config.json"):
         sys.print_exception(e)
         e = cfg = node = ep = sec = writer = None
         gc.collect()
-        try:  # a provisioned device starts again without its secure channel (security/boot.py)
-            from security.boot import out_of_heap
+        # a provisioned device that could not start with its secure channel starts again
+        # without it (security/boot.py); once it has run, a lack of heap (a flood of
+        # sessions, say) must not be a way to turn the channel off
+        try:
+            if not _up:
+                from security.boot import out_of_heap
 
-            if out_of_heap(path):
-                log("restarting without the secure channel")
-                return RESTART
+                if out_of_heap(path):
+                    log("restarting without the secure channel")
+                    return RESTART
         except (MemoryError, OSError):
             pass
         return _OUT_OF_HEAP

@@ -75,3 +75,12 @@ def test_a_note_cut_short_by_a_power_cut_is_no_note(device, monkeypatch, tmp_pat
         f.write('["fac')
     assert boot.build(cfg)[4] == ["ctx", "ctx"]
     assert not os.path.exists(note)
+
+
+def test_once_up_a_lack_of_heap_does_not_turn_the_channel_off(device, no_heap, monkeypatch):
+    # after READY (a flood of TLS sessions, say): the node stops as before, and its next
+    # start tries the secure channel again; no way for a peer to switch the channel off
+    cfg, note = device
+    monkeypatch.setattr(app, "_up", True)
+    assert app.main(cfg) == 3
+    assert not os.path.exists(note)
