@@ -25,6 +25,7 @@ _PERSIST_INTERVAL_S = const(60)  # config persist_interval_s: real seconds betwe
 RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py does
 _OUT_OF_HEAP = const(3)  # main's return code when the node found no heap to run in (tools/sim.py explains)
 NO_ROOM = "/secure-channel-off"  # in the state directory: the last start found no heap for the secure channel
+secure_start = False  # this start builds the secure channel (security/boot.py build sets it)
 _up = False  # READY printed: a lack of heap from now on is no reason to drop the secure channel
 
 
@@ -258,7 +259,9 @@ def main(path="config.json"):
         print("ERROR %s" % e)
         return 2
     except MemoryError as e:
-        print("ERROR out of heap: give MicroPython more (HEAP=) or configure fewer objects")
+        print("ERROR out of heap with the secure channel: give MicroPython more (HEAP=) or configure fewer objects"
+              if secure_start else
+              "ERROR out of heap without the secure channel: give MicroPython more (HEAP=) or configure fewer objects")
         sys.print_exception(e)
         e = cfg = node = ep = sec = writer = None
         gc.collect()
@@ -269,10 +272,10 @@ def main(path="config.json"):
             if not _up:
                 from security.boot import out_of_heap
 
-                if out_of_heap(path):
+                if out_of_heap(path, secure_start):
                     log("restarting without the secure channel")
                     return RESTART
-        except (MemoryError, OSError):
+        except Exception:  # (a damaged file, no heap even now): stop as before
             pass
         return _OUT_OF_HEAP
     except OSError as e:

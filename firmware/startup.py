@@ -7,7 +7,7 @@ import os
 import app
 from app import ConfigError
 from drready import registry
-from drready.clock import setter
+from drready.clock import civil, days, setter
 from echonet.identity import Identity
 from echonet.node import Node
 from echonet.objects import NodeProfile
@@ -103,7 +103,9 @@ def load_identity(state_dir, cfg):
         date = None
         if made is not None:
             y, m, d = int(made[:4]), int(made[5:7]), int(made[8:10])
-            if len(made) != 10 or not (1 <= y <= 9999 and 1 <= m <= 12 and 1 <= d <= 31):
+            # exactly YYYY-MM-DD, and a day that exists (civil(days(...)) gives it back)
+            if len(made) != 10 or made[4] != "-" or made[7] != "-" or not made.replace("-", "").isdigit() \
+                    or y < 1 or civil(days(y, m, d) * 86400)[:3] != (y, m, d):
                 raise ValueError
             date = bytes((y >> 8, y & 0xFF, m, d))
         return Identity(maker, unique, cfg.get("product", "DRready-node"), date=date)

@@ -51,6 +51,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -327,10 +328,10 @@ def load_dir(src):
     try:
         rec = json.loads(files[IDENTITY])
         unique = bytes.fromhex(rec["unique"])
-        if "date" in rec:  # the production date (0x8E), as firmware/startup.py load_identity reads it
-            datetime.date.fromisoformat(rec["date"])
-            if len(rec["date"]) != 10:
+        if "date" in rec:  # the production date (0x8E): exactly what firmware/startup.py load_identity reads
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", rec["date"]) or rec["date"] < "0001":
                 raise ValueError
+            datetime.date.fromisoformat(rec["date"])  # a day that exists
         cert = x509.load_der_x509_certificate(files["device_cert.der"])
         ca = x509.load_der_x509_certificate(files["ca_cert.der"])
         key = serialization.load_der_private_key(files["device_key.der"], None)

@@ -165,19 +165,16 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, stop)
-    rc = None
     while True:
         # its own session: a signal for our whole process group (Ctrl-C, timeout, a service
         # manager) reaches only us, and we turn it into the one the node stops cleanly on
         child = subprocess.Popen(argv, env=env, start_new_session=True)
-        last, rc = rc, child.wait()
-        if rc == OUT_OF_HEAP and not stopping:
+        rc = child.wait()
+        if rc == OUT_OF_HEAP and not stopping:  # its ERROR line says with or without the secure channel
             objects = objects_of(args)
             what = "the battery" if objects == ["battery"] else "%d objects" % len(objects)
-            # with SECURE=on a start out of heap is followed by one without the secure channel
-            how = "with" if args.secure == "on" and last != RESTART else "even without"
-            print("sim: HEAP=%s is too small for %s %s the secure channel: README, Memory, gives the heap "
-                  "each configuration needs" % (args.heap, what, how), file=sys.stderr)
+            print("sim: HEAP=%s is too small for %s: README, Memory, gives the heap each configuration needs"
+                  % (args.heap, what), file=sys.stderr)
         if rc != RESTART or stopping:
             return rc
         print("sim: the node asked to start again (a factory reset, an update, or no heap for the secure channel); "

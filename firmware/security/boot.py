@@ -42,19 +42,18 @@ def _paths(cfg):
     return state, cfg.get("identity_dir", state + "/identity" if sys.platform == "linux" else "/identity"), state + app.NO_ROOM
 
 
-def out_of_heap(path):
-    """The node ran out of heap (app.main). On a provisioned device that ran its secure
-    channel, leave the note and return True: start again, without it. Otherwise (not
-    provisioned, or already without it) take the note away and return False: the heap is
-    too small even so, and the next start tries the secure channel again."""
-    state, ident, note = _paths(_config(path))
+def out_of_heap(path, secure):
+    """The node ran out of heap before it was up (app.main); secure: this start was building
+    the secure channel. Then leave the note and return True: start again, without it.
+    Otherwise take any note away and return False: the heap is too small even without
+    the channel, and the next start tries the channel again."""
+    state, _ident, note = _paths(_config(path))
+    if secure:
+        store.save(note, _running(state))
+        return True
     if store.exists(note):
         os.remove(note)
-        return False
-    if not (store.exists(ident + "/device_cert.der") and store.exists(ident + "/device_key.der")):
-        return False
-    store.save(note, _running(state))
-    return True
+    return False
 
 
 def _running(state):
@@ -65,20 +64,6 @@ def _running(state):
     from update.boot import running_partition
 
     return [version(state), running_partition()]
-
-
-def _no_room(note, state):
-    """Whether out_of_heap left its note for what runs now; a note of something else (an
-    update came or went since), or one cut short by a power cut, is dropped."""
-    if not store.exists(note):
-        return False
-    try:
-        if store.load(note) == _running(state):
-            return True
-    except ValueError:
-        pass
-    os.remove(note)
-    return False
 
 
 def setting(cfg, key, default, low, high):
@@ -96,9 +81,21 @@ def build(path):
     cert = _read(ident + "/device_cert.der")
     key = _read(ident + "/device_key.der")
     contexts = None
-    if cert is not None and key is not None and not _no_room(note, state):
+    off = False
+    if cert is not None and key is not None and store.exists(note):
+        # out_of_heap's note: for what runs now, this start goes without the channel; a note
+        # of something else (an update came or went since), or one a power cut left
+        # unfinished, is dropped and the channel tried
+        try:
+            off = store.load(note) == _running(state)
+        except ValueError:
+            pass
+        if not off:
+            os.remove(note)
+    if cert is not None and key is not None and not off:
         from security.provisioned import tls
 
+        app.secure_start = True  # from here a lack of heap is the channel's (out_of_heap)
         contexts = tls(cfg, ident, cert, key)
     return cfg, ident, cert, key, contexts
 
@@ -125,7 +122,7 @@ def attach(pre, node, identity, clock):
         except ValueError as e:
             app.log("board.json: %s" % e)
     presses = Presses(button, state)
-    if contexts is None and cert is not None and key is not None:  # _no_room: the note of out_of_heap
+    if contexts is None and cert is not None and key is not None:  # build found out_of_heap's note
         app.log("ERROR secure channel off: the last start ran out of heap with it (README, Memory: the heap "
                 "each configuration needs); Sets are taken only from legacy_write addresses until a start with more heap")
         audit.event("boot", "out of heap: secure channel off")

@@ -15,7 +15,10 @@ def tls(cfg, ident, cert, key):
 
     try:
         return contexts(cert, key, setting(cfg, "max_sessions", MAX_SESSIONS, 1, 8))
-    except (OSError, ValueError) as e:  # mbedTLS refused the key or the certificate
+    except (OSError, ValueError) as e:
+        if isinstance(e, OSError) and e.args and e.args[0] == 12:  # ENOMEM: mbedTLS found no memory (a board's IDF heap)
+            raise MemoryError("TLS contexts: %s" % (e,))
+        # mbedTLS refused the key or the certificate
         raise app.ConfigError("the device key or certificate in %s cannot be used (%s): provision this device again"
                               % (ident, e))
 

@@ -10,10 +10,12 @@ it plus a margin (README, Memory), with two TLS sessions open while plain UDP is
 In a heap too small for the channel it starts again without it and serves plain ECHONET
 Lite (security/boot.py out_of_heap), and a later start with room has its channel back."""
 import os
+import socket
 
 import pytest
 
 from drready import registry
+from security import SECURE_PORT
 from tools import ctl, secure
 
 from . import enl
@@ -66,16 +68,23 @@ def test_the_secure_node_runs_in_its_measured_heap(node_factory, tmp_path):
     assert not any("out of heap" in line for line in n.lines), n.proc.output()
 
 
-def test_a_provisioned_node_short_of_heap_serves_without_its_secure_channel(node_factory, state_dirs):
+def test_a_provisioned_node_short_of_heap_serves_without_its_secure_channel(node_factory, state_dirs, address_pool):
     state = state_dirs()
     n = node_factory(heap="64K", objects=["battery"], state=state)  # the battery needs 78K with its channel
     out = n.proc.output()
-    assert "restarting without the secure channel" in out, out
+    assert "ERROR out of heap with the secure channel" in out and "restarting without the secure channel" in out, out
     assert any(line.startswith("ERROR secure channel off: the last start ran out of heap") for line in n.lines), out
     assert not any(line.startswith("SECURE ") for line in n.lines), out
     assert not os.path.exists(os.path.join(state, "secure-channel-off")), "the note outlived the start it was for"
     discover_and_read_every_property(n)
     assert write_every_property(n) >= 3  # Sets from the legacy_write address, as before provisioning
+    # and nothing more than an unprovisioned device opens: no TLS port, no Set from anyone else
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((n.addr, SECURE_PORT), timeout=5).close()
+    stranger = address_pool.pair()[1]
+    with enl.RawController(stranger) as c:
+        r = c.request(n.addr, 0x027D01, enl.SETC, [(0xDA, b"\x43")])
+        assert r.esv == enl.SETC_SNA and r.props == [(0xDA, b"\x43")], r.raw.hex()
     with open(os.path.join(state, "seclog.0")) as f:
         assert " boot out of heap: secure channel off" in f.read()
     stop_node(n.proc)
