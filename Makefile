@@ -19,7 +19,7 @@ SECURE ?= on
 # root public key files (.pub) built into the firmware for signed updates (docs/updates.md)
 ROOT_KEYS ?=
 
-.PHONY: venv build sim test bench fuzz clean help
+.PHONY: venv build sim test bench fuzz soak clean help
 
 help:
 	@echo "make sim    run the node under the MicroPython unix port (ADDR= HEAP= STATE= SPEED= LEGACY_WRITE= OBJECTS=)"
@@ -27,6 +27,7 @@ help:
 	@echo "make commission / make factory-reset   press the simulated node's button (STATE=)"
 	@echo "make bench  measure round trips and heap, write docs/benchmarks.md"
 	@echo "make fuzz   long fuzzing run of the frame parser"
+	@echo "make soak   long run of the node under a controller's load (MINUTES=, default 10)"
 	@echo "make venv   create or update .venv alone"
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-stubs.txt
@@ -69,6 +70,11 @@ demo: build
 # long fuzzing run (make test runs a short one)
 fuzz: build
 	FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest host_tests/test_fuzz.py -q
+
+# long run of the simulated node under load, its heap watched (tools/soak.py); not in make test
+MINUTES ?= 10
+soak: build
+	$(BIN)/python tools/soak.py --minutes $(MINUTES)
 
 clean:
 	rm -rf build .pytest_cache

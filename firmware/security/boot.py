@@ -1,15 +1,14 @@
 """Build the security services at boot: the event log, the button and, on a provisioned
-device, enrollment and the secure channel (security/provisioned.py, loaded only when it
-runs).
-app._boot runs this after the start-up code is gone, and drops these modules too, so
-neither weighs on the heap while the node runs.
+device, enrollment and the secure channel (security/provisioned.py, loaded only for the
+channel). app._boot runs this after the start-up code is gone, and drops these modules
+too, so neither weighs on the heap while the node runs.
 
 A provisioned device whose heap cannot hold the secure channel beside its objects does
-not stop serving ECHONET Lite for it: the boot that ran out of heap leaves a note
-(`out_of_heap`), the node starts again at once, and that boot runs without the channel,
-as an unprovisioned device does (Gets for all, Sets only from legacy_write), saying so
-in its output and its security log. Once it is up the note goes, so every later start
-tries the secure channel again.
+not stop serving ECHONET Lite for it: a start that runs out of heap while it builds the
+channel, before READY, leaves a note (`out_of_heap`), the node starts again at once,
+and that start runs without the channel, as an unprovisioned device does (Gets for all,
+Sets only from legacy_write), saying so on its console and in its security log. Once it
+is up the note goes, so the start after it tries the channel again.
 """
 import os
 import sys

@@ -10,6 +10,7 @@ address. uecho registers a node from any Get_Res of 0xD6 to its node profile. ue
 multicast search itself is tested inside namespaces (test_multicast_netns.py).
 """
 import socket
+import time
 
 import pytest
 from uecho import Controller, ReadRequest, WriteResponseRequiredRequest
@@ -57,7 +58,8 @@ def props(res):
     return [(p.code, bytes(p.data)) for p in res.properties]
 
 
-def test_uecho_reads_every_property_and_writes(node, controller):
+@pytest.mark.parametrize("hhmm, connection", [(b"\x0c\x00", 0x30), (b"\x15\x00", 0x43)], ids=["noon-car-away", "21h-car-home"])
+def test_uecho_reads_every_property_and_writes(node, controller, hhmm, connection):
     ctrl = controller
     # register the node the way uecho's search would, by unicast
     res = post(ctrl, SearchMessage(), node.addr)
@@ -69,23 +71,45 @@ def test_uecho_reads_every_property_and_writes(node, controller):
     assert remote.has_object(BATTERY)
     assert remote.get_object(BATTERY).name == "Storage battery"  # from uecho's own class database
 
+    # the node's clock to a set hour now, whenever the suite runs: by day the simulated
+    # car is away and the EV's vehicle properties answer Get_SNA (enl.unanswerable)
+    w = WriteResponseRequiredRequest(0x027E01)
+    w.add_property((0x97, hhmm))
+    assert post(ctrl, w, node.addr).ESV == enl.SET_RES
+    deadline = time.monotonic() + 5
+    while True:  # the next tick plugs or unplugs the car
+        r = ReadRequest(0x027E01)
+        r.add_property(0xC7)
+        if props(post(ctrl, r, node.addr))[0][1] == bytes((connection,)):
+            break
+        assert time.monotonic() < deadline, "0xC7 did not become %02X" % connection
+        time.sleep(0.2)
+
     for obj in remote.objects:
         req = ReadRequest(obj.code)
         req.add_property(0x9F)
         res = post(ctrl, req, node.addr)
         assert res.ESV == enl.GET_RES and res.SEOJ == obj.code, res.to_bytes().hex()
         getmap = enl.decode_map(props(res)[0][1])
+        absent = ()
+        if obj.code >> 8 == enl.EV_CLASS:  # with no vehicle its vehicle properties answer Get_SNA
+            req = ReadRequest(obj.code)
+            req.add_property(0xC7)
+            absent = enl.unanswerable(obj.code, props(post(ctrl, req, node.addr))[0][1])
         for batch in enl.chunks(getmap, 16):
             req = ReadRequest(obj.code)
             for epc in batch:
                 req.add_property(epc)
             res = post(ctrl, req, node.addr)
             where = "%06X: %s -> %s" % (obj.code, req.to_bytes().hex(), res.to_bytes().hex())
-            assert res.ESV == enl.GET_RES, where
+            assert res.ESV == (enl.GET_SNA if set(batch) & set(absent) else enl.GET_RES), where
             assert res.SEOJ == obj.code and res.DEOJ == enl.NODE_PROFILE, where
             got = props(res)
             assert [e for e, _ in got] == batch, where
             for epc, edt in got:
+                if epc in absent:
+                    assert not edt, "%s: EPC %02X has a value with no vehicle" % (where, epc)
+                    continue
                 assert edt, "%s: EPC %02X answered with PDC 0" % (where, epc)
                 enl.check_edt_size(obj.code, epc, edt)
 
