@@ -153,6 +153,10 @@ def main(argv=None):
 
     try:
         print("soak: %s" % node.wait_for("READY", READY_S), flush=True)
+        if not any(line.startswith("SECURE ") for line in node.lines):  # e.g. started without it, short of heap
+            print("soak: the node runs without its secure channel, which the soak reads the heap over:\n  "
+                  + "\n  ".join(line for line in node.lines if line.startswith("ERROR")), file=sys.stderr)
+            return 1
         session = enroll(node, args, os.path.join(tmp, "home"))
         with el.Controller(args.ctrl) as ctl, session:
             objs = maps(ctl, args.addr)
@@ -196,6 +200,9 @@ def main(argv=None):
                     lost.append("Get %06X %s" % (eoj, " ".join("%02X" % e for _, e in batch)))
             st = session.request({"op": "status"})
             heap.append((time.monotonic() - start, st["heap_alloc"]))
+    except (RuntimeError, secure.SecureError, TimeoutError) as e:  # it did not start, or stopped answering
+        print("soak: FAIL: %s" % e, file=sys.stderr)
+        return 1
     finally:
         rc = node.stop()
         shutil.rmtree(tmp, ignore_errors=True)
