@@ -34,7 +34,6 @@ from tools import secure, setupcode  # noqa: E402
 
 ROUNDS = 30
 HEAP = "256K"  # make sim's default
-CODE_RE = re.compile(r"^\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-[0-9A-Z])$", re.M)
 
 
 def _wait_ready(proc, timeout=30):
@@ -59,7 +58,7 @@ def figures(addr, ctrl):
     try:
         out = _wait_ready(proc)
         ready = re.search(r"^READY .* heap (\d+)/(\d+)$", out, re.M)
-        code = CODE_RE.search(out)
+        code = setupcode.PRINTED.search(out)
         if code is None:
             raise RuntimeError("the node printed no setup code:\n" + out)
         me = secure.ControllerIdentity.load_or_create(home)

@@ -8,8 +8,13 @@ rotated in use), so both read a typed code the same way. The device never sees a
 it holds only the verifier record, setup.json (firmware/security/enroll.py).
 """
 
+import re
+
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U
 CHARS = 16  # 16 x 5 bits = 80 bits
+# the code as provision.py show_code prints it, on a line of its own (what tools that start
+# a fresh simulated device read from its output)
+PRINTED = re.compile(r"^\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-[0-9A-Z])$", re.M)
 
 
 def _gf32_mul(a, b):

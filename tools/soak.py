@@ -21,22 +21,19 @@ README, Memory; the first minutes fill what is bounded).
 import argparse
 import os
 import random
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
 sys.path.insert(0, ROOT)
 
+from echonet import propmap  # noqa: E402  (plain Python, imports on CPython too)
 from tools import el, secure, setupcode  # noqa: E402
+from tools.demo import DemoError, Node  # noqa: E402  (tools/sim.py as a child process)
 
-CODE_RE = re.compile(r"^\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}-[0-9A-Z])$")
-READY_S = 60
 TIMEOUT_S = 3.0
 STATUS_EVERY_S = 30
 LEAK_BYTES = 4096  # heap growth allowed between the first and the last samples: noise, not a leak
@@ -50,43 +47,6 @@ COMMANDS = [
     (0x027E, 0xDA, (0x42, 0x44, 0x46)),  # EV: charge, standby, idle
     (0x027C, 0xCA, (0x41, 0x42)),  # fuel cell: generate, stop
 ]
-
-
-class Node:
-    """tools/sim.py in its own process group; its output lines collected by a thread."""
-
-    def __init__(self, argv):
-        self.lines = []
-        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        out = self.proc.stdout
-        assert out is not None  # (stdout=PIPE)
-        for line in out:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, prefix, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.lines:
-                if line.startswith(prefix):
-                    return line
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError("the node did not print %s:\n%s" % (prefix, "\n".join(self.lines[-30:])))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        return self.proc.returncode
 
 
 def parse(argv):
@@ -108,7 +68,7 @@ def parse(argv):
 
 
 def enroll(node, args, home):
-    code = next((m.group(1) for m in map(CODE_RE.match, node.lines) if m), None)
+    code = next((m.group(1) for m in map(setupcode.PRINTED.match, node.lines) if m), None)
     if code is None:
         raise RuntimeError("the node printed no setup code")
     me = secure.ControllerIdentity.load_or_create(home)
@@ -125,24 +85,15 @@ def maps(ctl, addr):
     for eoj in el.decode_instances(d6):
         f = ctl.request(addr, eoj, el.GET, [(0x9F, b""), (0x9E, b"")], TIMEOUT_S)
         got = dict(f.props)
-        out[eoj] = (decode_map(got[0x9F]), decode_map(got[0x9E]))
+        out[eoj] = (propmap.decode(got[0x9F]), propmap.decode(got[0x9E]))
     return out
-
-
-def decode_map(edt):
-    if edt[0] < 16:
-        return list(edt[1 : 1 + edt[0]])
-    return [0x80 + (bit << 4) + byte for byte in range(16) for bit in range(8) if edt[1 + byte] & (1 << bit)]
 
 
 def main(argv=None):
     args = parse(argv)
     rnd = random.Random(args.seed)
-    tmp = tempfile.mkdtemp(prefix="soak-")
-    objects = [] if args.objects == "all" else ["--objects", args.objects]
-    node = Node([sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--addr", args.addr,
-                 "--state", os.path.join(tmp, "state"), "--heap", args.heap, "--speed", args.speed,
-                 "--legacy-write", args.ctrl] + objects)
+    tmp = tempfile.mkdtemp(prefix="soak-")  # the controller's home (the node's state is demo.Node's)
+    node = Node(args.addr, args.ctrl, args.speed, [args.objects], args.heap)
     counts = {}  # (what, eoj, esv name) -> n
     heap = []  # (real s, heap_alloc after a collection)
     lost = []
@@ -152,7 +103,8 @@ def main(argv=None):
         counts[k] = counts.get(k, 0) + 1
 
     try:
-        print("soak: %s" % node.wait_for("READY", READY_S), flush=True)
+        node.wait_ready()
+        print("soak: %s" % next(line for line in node.lines if line.startswith("READY")), flush=True)
         if not any(line.startswith("SECURE ") for line in node.lines):  # e.g. started without it, short of heap
             print("soak: the node runs without its secure channel, which the soak reads the heap over:\n  "
                   + "\n  ".join(line for line in node.lines if line.startswith("ERROR")), file=sys.stderr)
@@ -169,7 +121,7 @@ def main(argv=None):
             next_set = start + 1
             next_report = start + 60
             i = 0
-            while time.monotonic() < end and node.proc.poll() is None:
+            while time.monotonic() < end and node.p.poll() is None:
                 now = time.monotonic()
                 if now >= next_status:
                     st = session.request({"op": "status"})
@@ -200,12 +152,13 @@ def main(argv=None):
                     lost.append("Get %06X %s" % (eoj, " ".join("%02X" % e for _, e in batch)))
             st = session.request({"op": "status"})
             heap.append((time.monotonic() - start, st["heap_alloc"]))
-    except (RuntimeError, secure.SecureError, TimeoutError) as e:  # it did not start, or stopped answering
+    except (DemoError, RuntimeError, secure.SecureError, TimeoutError) as e:  # it did not start, or stopped answering
         print("soak: FAIL: %s" % e, file=sys.stderr)
         return 1
     finally:
-        rc = node.stop()
+        node.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    rc = node.p.returncode
     return report(args, node, counts, heap, lost, rc)
 
 
