@@ -51,30 +51,35 @@ def _left(data, i):
     return k
 
 
-def _get_part(out, values, data, i, n):
+def _get_part(out, values, data, i=11, n=11):
     """Answer the Get-type properties counted at data[i], the last part of the request,
     from values, writing the reply from out[n]; return where it ends. A property without a
     value, or without room left, is answered PDC=0 and sets out[10] to 0: the caller then
-    sends the failure ESV. (Seven locals: see the note on frame sizes above Node.receive.)"""
+    sends the failure ESV. i and n default to a Get's. (Seven locals: see the note on frame
+    sizes above Node.receive; e is the EPC, then the value's length, then where it ends.)"""
     out[n] = data[i]
     i += 1
     n += 1
     while i < len(data):
-        v = values.get(data[i])
-        out[n] = data[i]
+        e = data[i]
+        out[n] = e
         i += data[i + 1] + 2
-        # keep room for the EPC and PDC=0 of every property still to answer: the request
-        # has at least as many bytes left, exactly as many when their PDCs are 0 (so the
-        # count is taken only when EDTs in a Get leave it in doubt)
-        if v is None or (n + 2 + len(v) + len(data) - i > MAX_FRAME
-                         and n + 2 + len(v) + _left(data, i) > MAX_FRAME):
+        v = values.get(e)
+        if v is not None:
+            e = len(v)
+            # keep room for the EPC and PDC=0 of every property still to answer: the
+            # request has at least as many bytes left, exactly as many when their PDCs are
+            # 0 (so the count is taken only when EDTs in a Get leave it in doubt)
+            if n + 2 + e + len(data) - i > MAX_FRAME and n + 2 + e + _left(data, i) > MAX_FRAME:
+                v = None
+        if v is None:
             out[n + 1] = 0
             n += 2
             out[10] = 0
         else:
-            out[n + 1] = len(v)
+            out[n + 1] = e
             n += 2
-            e = n + len(v)
+            e += n
             out[n:e] = v
             n = e
     return n
@@ -301,11 +306,11 @@ class Node:
         st = self.stats
         st.received += 1
         n = len(data)
-        if n >= 4 and data[0] == 0x10 and data[1] == 0x82:
-            st.ignored += 1  # format 2 (arbitrary message): not ours to read
-            return 0
-        if n < 12 or n > MAX_FRAME or data[0] != 0x10 or data[1] != 0x81:
-            st.malformed += 1  # short, overlong (longer than any reply could echo) or not ours
+        if n < 12 or n > MAX_FRAME or data[1] != 0x81 or data[0] != 0x10:
+            if n >= 4 and data[0] == 0x10 and data[1] == 0x82:
+                st.ignored += 1  # format 2 (arbitrary message): not ours to read
+            else:
+                st.malformed += 1  # short, overlong (longer than any reply could echo) or not ours
             return 0
         esv = data[10]
         if not (_SETI <= esv <= _INF_REQ or esv == _SETGET or esv == _INFC):
@@ -362,9 +367,18 @@ class Node:
         out[10] = 1  # the ESV comes last; until then, nonzero: no property failed (_get_part)
 
     def _get(self, obj, data, src):
-        self._head(obj, data)
-        n = _get_part(self._out, obj.values, data, 11, 11)
-        self._out[10] = _GET_RES if self._out[10] and data[11] else _GET_SNA
+        """A Get of one object, the path every poll takes: the header written as _head
+        writes it, here in line, as a call costs more than the writes."""
+        out = self._out
+        out[2] = data[2]
+        out[3] = data[3]
+        out[4:7] = obj.eoj_bytes
+        out[7] = data[4]
+        out[8] = data[5]
+        out[9] = data[6]
+        out[10] = 1
+        n = _get_part(out, obj.values, data)
+        out[10] = _GET_RES if out[10] and data[11] else _GET_SNA
         self.stats.replies += 1
         if n != self._frame_n:  # the view of the last length is kept: a poller asks for the
             self._frame_view = self._view[:n]  # same properties, so the same length, again
