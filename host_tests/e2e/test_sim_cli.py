@@ -153,6 +153,7 @@ def test_make_sim_runs_and_stops_on_sigterm(address_pool, state_dirs):
 def test_a_heap_too_small_says_so_and_what_to_read(address_pool, state_dirs):
     addr, ctrl = address_pool.pair()
     state = state_dirs()
+    # the battery alone, the default under 96K
     r = subprocess.run([PYTHON, SIM, "--addr", addr, "--heap", "40K", "--state", state, "--legacy-write", ctrl],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)  # app._OUT_OF_HEAP
@@ -164,5 +165,5 @@ def test_a_heap_too_small_says_so_and_what_to_read(address_pool, state_dirs):
     assert [line for line in out[first:] if line.startswith("ERROR")] == [
         "ERROR out of heap without the secure channel: give MicroPython more (HEAP=) or configure fewer objects"], r.stdout
     assert r.stderr.strip().splitlines()[-1] == (
-        "sim: HEAP=40K is too small for 5 objects: README, Memory, gives the heap each configuration needs"), r.stderr
+        "sim: HEAP=40K is too small for the battery: README, Memory, gives the heap each configuration needs"), r.stderr
     assert not os.path.exists(os.path.join(state, "secure-channel-off"))  # the next start tries it again
