@@ -238,6 +238,20 @@ def settings(cfg, node, clock):
     return persist.Saver(node, path, interval, store.save, clock.elapsed_ms // clock.speed)
 
 
+_NO_HEAP_WITH = const("ERROR out of heap with the secure channel: give MicroPython more (HEAP=) or configure fewer objects")
+_NO_HEAP_WITHOUT = const("ERROR out of heap without the secure channel: give MicroPython more (HEAP=) or configure fewer objects")
+
+
+def _note_out_of_heap(path, secure):
+    """security.boot.out_of_heap, or False when even that fails (a damaged file, no heap)."""
+    try:
+        from security.boot import out_of_heap
+
+        return out_of_heap(path, secure)
+    except Exception:
+        return False
+
+
 def main(path="config.json"):
     cfg = {}
     writer = None
@@ -259,24 +273,25 @@ def main(path="config.json"):
         print("ERROR %s" % e)
         return 2
     except MemoryError as e:
-        print("ERROR out of heap with the secure channel: give MicroPython more (HEAP=) or configure fewer objects"
-              if secure_start else
-              "ERROR out of heap without the secure channel: give MicroPython more (HEAP=) or configure fewer objects")
-        sys.print_exception(e)
-        e = cfg = node = ep = sec = writer = None
-        gc.collect()
         # a provisioned device that could not start with its secure channel starts again
-        # without it (security/boot.py); once it has run, a lack of heap (a flood of
-        # sessions, say) must not be a way to turn the channel off
-        try:
-            if not _up:
-                from security.boot import out_of_heap
-
-                if out_of_heap(path, secure_start):
-                    log("restarting without the secure channel")
-                    return RESTART
-        except Exception:  # (a damaged file, no heap even now): stop as before
-            pass
+        # without it (security/boot.py): an expected way to start, so no traceback. Once
+        # it has run, a lack of heap (a flood of sessions, say) must not be a way to turn
+        # the channel off
+        fallback = secure_start and not _up
+        if not fallback:
+            print(_NO_HEAP_WITH if secure_start else _NO_HEAP_WITHOUT)
+            sys.print_exception(e)  # where it ran out
+        e = cfg = node = ep = sec = writer = None  # the heap they held, for what follows
+        gc.collect()
+        if fallback:
+            if _note_out_of_heap(path, True):
+                print("ERROR out of heap with the secure channel: starting again without it; "
+                      "give MicroPython more (HEAP=) to have it")
+                log("restarting without the secure channel")
+                return RESTART
+            print(_NO_HEAP_WITH)
+        elif not _up:
+            _note_out_of_heap(path, False)  # any note goes: the next start tries the channel again
         return _OUT_OF_HEAP
     except OSError as e:
         code = e.args[0] if e.args else 0

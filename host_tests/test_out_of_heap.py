@@ -53,15 +53,19 @@ def read(path):
 
 def test_the_start_that_runs_out_of_heap_asks_for_one_without_the_channel(device, no_heap, monkeypatch, capsys):
     cfg, note = device
+    traced = []
+    monkeypatch.setattr(sys, "print_exception", traced.append, raising=False)
     assert app.main(cfg) == app.RESTART
     assert read(note) == FACTORY_RUN
-    assert "ERROR out of heap with the secure channel" in capsys.readouterr().out
+    assert "ERROR out of heap with the secure channel: starting again without it" in capsys.readouterr().out
+    assert traced == []  # an expected way to start: no traceback
     # the start without the channel (a new process, or a reset) runs out of heap too:
     # it stops, and forgets the note, so the next start tries the channel again
     monkeypatch.setattr(app, "secure_start", False)
     assert boot.build(cfg)[4] is None and app.secure_start is False
     assert app.main(cfg) == 3  # app._OUT_OF_HEAP
     assert "ERROR out of heap without the secure channel" in capsys.readouterr().out
+    assert len(traced) == 1  # where it ran out
     assert not os.path.exists(note)
 
 
