@@ -33,6 +33,12 @@ from echonet.props import ANNO, DATE, ENUM, LOCATION, NUM, RAW, TIME  # noqa: E4
 SUPER_CLASS = mra.SUPER_CLASS
 NODE_PROFILE = mra.NODE_PROFILE
 
+def _carried_out(module):
+    """The operation modes (0xDA) a class's model carries out, from the model itself."""
+    codes = importlib.import_module(module)._SUPPORTED_MODES
+    return ", ".join("0x%02X" % c for c in sorted(codes)) + " carried out, others SNA"
+
+
 # What a property does for demand response (DRready; /work/shared/dr-model.md and the
 # reference's section 4, items 15-17), keyed by (class code, EPC). A device class row
 # falls back to the super class key (0x0000, EPC).
@@ -45,15 +51,15 @@ DR_ROLES = {
     (SUPER_CLASS, 0x98): "DR clock: plans run on it; a Set moves the node's one clock (every object)",
     (NODE_PROFILE, 0x83): "DR ID: individual device ID",
     # storage battery
-    (0x027D, 0xDA): "DR lever: operation mode",
-    (0x027D, 0xEB): "DR lever: charging power (W); 0 = the appliance's maximum",
-    (0x027D, 0xEC): "DR lever: discharging power (W); 0 = the appliance's maximum",
+    (0x027D, 0xDA): "DR lever: operation mode; " + _carried_out("drready.battery"),
+    (0x027D, 0xEB): "DR lever: charging power (W), within 0xC8 (else SNA); 0 = the appliance's maximum",
+    (0x027D, 0xEC): "DR lever: discharging power (W), within 0xC9 (else SNA); 0 = the appliance's maximum",
     (0x027D, 0xAA): "DR lever: AC charge amount (Wh), counted from its Set or a change of mode",
     (0x027D, 0xAB): "DR lever: AC discharge amount (Wh), counted from its Set or a change of mode",
     (0x027D, 0xC1): "DR lever: charging method; 0x01, 0x03 carried out, others SNA",
     (0x027D, 0xC2): "DR lever: discharging method; 0x01, 0x03 carried out, others SNA",
-    (0x027D, 0xC8): "DR limit: clamps the charging power",
-    (0x027D, 0xC9): "DR limit: clamps the discharging power",
+    (0x027D, 0xC8): "DR limit: the charging powers 0xEB accepts",
+    (0x027D, 0xC9): "DR limit: the discharging powers 0xEC accepts",
     (0x027D, 0xA6): "DR limit: charge upper limit",
     (0x027D, 0xA7): "DR limit: backup reserve (discharge lower limit)",
     (0x027D, 0xA4): "DR report: chargeable energy now (up-DR amount)",
@@ -95,9 +101,9 @@ DR_ROLES = {
     (0x02A6, 0xB2): "DR report: heating now",
     (0x02A6, 0xE1): "DR limit: remaining hot water",
     # EV charger/discharger
-    (0x027E, 0xDA): "DR lever: operation mode",
-    (0x027E, 0xEB): "DR lever: charging power (W)",
-    (0x027E, 0xEC): "DR lever: discharging power (W)",
+    (0x027E, 0xDA): "DR lever: operation mode; " + _carried_out("drready.ev_charger"),
+    (0x027E, 0xEB): "DR lever: charging power (W), within 0xC8 (else SNA)",
+    (0x027E, 0xEC): "DR lever: discharging power (W), within 0xC9 (else SNA)",
     (0x027E, 0xDC): "DR lever: charging method; 0x01, 0x03, 0x06 carried out, others SNA",
     (0x027E, 0xDD): "DR lever: discharging method; 0x01, 0x03, 0x06 carried out, others SNA",
     (0x027E, 0xE0): "DR lever: signed power (V2G method)",
@@ -105,8 +111,8 @@ DR_ROLES = {
     (0x027E, 0xE9): "DR lever: charging amount (Ah)",
     (0x027E, 0xEA): "DR lever: discharging amount (Wh), counted from its Set or a change of mode",
     (0x027E, 0xDE): "DR lever: purchasing power",
-    (0x027E, 0xC8): "DR limit: clamps the charging power",
-    (0x027E, 0xC9): "DR limit: clamps the discharging power",
+    (0x027E, 0xC8): "DR limit: the charging powers 0xEB accepts",
+    (0x027E, 0xC9): "DR limit: the discharging powers 0xEC accepts",
     (0x027E, 0xC7): "DR input: vehicle connected / chargeable",
     (0x027E, 0xC2): "DR report: dischargeable energy now (down-DR amount)",
     (0x027E, 0xC4): "DR report: dischargeable share now (%)",
@@ -237,8 +243,12 @@ def class_section(code, path, attr, table, mod):
     title = mra.class_name(code) if known else "(class not in host_tests/data/mra)"
     maker = getattr(mod, "MAKER_EPCS", None) or {}
     n = sum(1 for _ in props.records(table))
+    readable = sum(1 for _, rec in props.records(table) if rec[1] & props.GET)
     lines = ["## 0x%04X %s" % (code, title), ""]
     note = "`%s`, `%s`: %d properties" % (path, attr, n)
+    if readable != n:  # the Get map 0x9F lists only these
+        note += " (%d of them readable: %s Set-only)" % (readable, ", ".join(
+            "0x%02X" % epc for epc, rec in props.records(table) if not rec[1] & props.GET))
     if code not in (SUPER_CLASS, NODE_PROFILE):
         note += ", the super class rows included"
     lines += [note + ".", ""]
