@@ -63,7 +63,8 @@ from tools import bench_tls, bench_update, romfs  # noqa: E402  (the peak heap o
 
 PORT = 3610
 CORE = 0  # the one core every process of the round-trip benchmark runs on
-BLOCKS = 21
+BLOCKS = 21  # in all, over ROUNDS rounds of freshly started servers
+ROUNDS = 3
 PER_BLOCK = 2000  # round trips per target per block
 WARMUP = 300
 WINDOW = 16  # requests in flight in the pipelined shape
@@ -398,7 +399,7 @@ def check_reply(client, epcs, want_esv, name):
     return r
 
 
-def round_trips(targets, log):
+def round_trips(targets, log, blocks):
     """targets: [(key, label, client, frames)]. Returns {(shape, key): [rate per block]}, lost."""
     rates = {}
     lost_total = 0
@@ -406,7 +407,7 @@ def round_trips(targets, log):
         for shape, _ in SHAPES:
             client.drain()
             run_block(client, shape, fr, WARMUP)
-    for b in range(BLOCKS):
+    for b in range(blocks):
         order = targets if b % 2 == 0 else targets[::-1]
         for shape, _ in SHAPES:
             for key, _label, client, fr in order:
@@ -419,7 +420,7 @@ def round_trips(targets, log):
             last = {k: rates[(shape, k)][-1] for k, *_ in targets}
             ratios = "  ".join("node/%s %.2f" % (k, last["node1"] / last[k]) for k in ("echo", "uecho1") if k in last)
             parts.append("%s: node %.0f/s  %s" % (shape, last["node1"], ratios))
-        log("  block %2d/%d  %s" % (b + 1, BLOCKS, "   ".join(parts)))
+        log("  block %2d/%d  %s" % (b + 1, blocks, "   ".join(parts)))
     return rates, lost_total
 
 
@@ -650,12 +651,16 @@ def report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, 
                 "The servers (every thread) and the load generator are pinned to core %d, so a round trip costs the CPU" % CORE,
                 "time of client plus server, not a cross-core wake-up (about 70 µs on these VMs). Shapes: *one",
                 "outstanding* (send, wait for the reply, repeat: how controllers poll) and *pipelined* (%d requests in" % WINDOW,
-                "flight, a sliding window). After a warm-up of %d round trips per target, %d blocks of %d round trips"
-                % (WARMUP, BLOCKS, PER_BLOCK),
-                "per target and shape are interleaved (order reversed every other block); a rate is the median over",
-                "blocks, a ratio the median of the per-block ratios. The echo figure of a block serves both the 1-EPC and",
-                "the 4-EPC ratio. µs/rt = 10⁶ / rate, client and server together; the client's share is the same for",
-                "every server, so a difference of µs/rt is a difference of server cost. All traffic stayed on %s0/24." % net,
+                "flight, a sliding window). The servers are started afresh %d times, as a process's speed moves by a"
+                % ROUNDS,
+                "few per cent from one start to the next; each time, after a warm-up of %d round trips per target, %d"
+                % (WARMUP, BLOCKS // ROUNDS),
+                "blocks of %d round trips per target and shape are interleaved (order reversed every other block). A"
+                % PER_BLOCK,
+                "rate is the median over all %d blocks, a ratio the median of the per-block ratios. The echo" % BLOCKS,
+                "figure of a block serves both the 1-EPC and the 4-EPC ratio. µs/rt = 10⁶ / rate, client and server",
+                "together; the client's share is the same for every server, so a difference of µs/rt is a difference of",
+                "server cost. All traffic stayed on %s0/24." % net,
             )
         )
     )
@@ -908,6 +913,53 @@ def preflight():
         fail("core %d is not available to this process" % CORE)
 
 
+def round_of_servers(net, state, uecho_ok, r, log):
+    """Start node, echo and uecho afresh, check their answers, run BLOCKS // ROUNDS blocks
+    (round_trips) and stop them: {(shape, key): [rate per block]}, lost. Fresh processes
+    each round, as a server's speed moves by a few per cent from one start to the next."""
+    node = start_node("node", net + str(H_NODE), state, RUN_HEAP, ["battery"])
+    echo = start_echo(net + str(H_ECHO))
+    servers = [node, echo]
+    if uecho_ok:
+        servers.append(start_uecho(net + str(H_UECHO)))
+    clients = []
+    try:
+        for s in servers:
+            log("  round %d: %s: %s" % (r + 1, s.name, s.wait_ready()))
+        for s in servers:
+            ok, n = s.threads_pinned()
+            if not ok:
+                raise BenchError("%s is not pinned to core %d" % (s.name, CORE))
+        log("  pinned to core %d: load generator, %s"
+            % (CORE, ", ".join("%s (%d threads)" % (s.name, s.threads_pinned()[1]) for s in servers)))
+        cn = Client(net + str(H_CLIENT[H_NODE]), net + str(H_NODE))
+        ce = Client(net + str(H_CLIENT[H_ECHO]), net + str(H_ECHO))
+        clients += [cn, ce]
+        check_reply(cn, EPCS_1, 0x72, "node")
+        check_reply(cn, EPCS_4, 0x72, "node")
+        check_reply(ce, EPCS_1, 0x62, "echo")
+        targets = [
+            ("echo", "echo", ce, frames(EPCS_1)),
+            ("node1", "node", cn, frames(EPCS_1)),
+            ("node4", "node", cn, frames(EPCS_4)),
+        ]
+        if uecho_ok:
+            cu = Client(net + str(H_CLIENT[H_UECHO]), net + str(H_UECHO))
+            clients.append(cu)
+            check_reply(cu, EPCS_1, 0x72, "uecho")
+            check_reply(cu, EPCS_4, 0x72, "uecho")
+            targets += [("uecho1", "uecho", cu, frames(EPCS_1)), ("uecho4", "uecho", cu, frames(EPCS_4))]
+        rates, lost = round_trips(targets, log, BLOCKS // ROUNDS)
+        for s in servers:
+            if not s.alive():
+                raise BenchError("%s stopped during the run: %s" % (s.name, " / ".join(list(s.lines)[-3:])))
+        return rates, lost
+    finally:
+        for c in clients:
+            c.close()
+        Child.stop_all()
+
+
 def run(args):
     global _libc
     try:
@@ -968,50 +1020,14 @@ def run(args):
         except ImportError:
             uecho_ok = False
             log("uecho is not installed: the uecho comparison is skipped (run `make venv`)")
-        node = start_node("node", net + str(H_NODE), os.path.join(tmp, "node"), RUN_HEAP, ["battery"])
-        echo = start_echo(net + str(H_ECHO))
-        servers = [node, echo]
-        if uecho_ok:
-            ue = start_uecho(net + str(H_UECHO))
-            servers.append(ue)
-        for s in servers:
-            log("  %s: %s" % (s.name, s.wait_ready()))
-        for s in servers:
-            ok, n = s.threads_pinned()
-            if not ok:
-                raise BenchError("%s is not pinned to core %d" % (s.name, CORE))
-        log(
-            "  pinned to core %d: load generator, %s"
-            % (CORE, ", ".join("%s (%d threads)" % (s.name, s.threads_pinned()[1]) for s in servers))
-        )
-        clients = []
-        try:
-            cn = Client(net + str(H_CLIENT[H_NODE]), net + str(H_NODE))
-            ce = Client(net + str(H_CLIENT[H_ECHO]), net + str(H_ECHO))
-            clients += [cn, ce]
-            check_reply(cn, EPCS_1, 0x72, "node")
-            check_reply(cn, EPCS_4, 0x72, "node")
-            check_reply(ce, EPCS_1, 0x62, "echo")
-            targets = [
-                ("echo", "echo", ce, frames(EPCS_1)),
-                ("node1", "node", cn, frames(EPCS_1)),
-                ("node4", "node", cn, frames(EPCS_4)),
-            ]
-            if uecho_ok:
-                cu = Client(net + str(H_CLIENT[H_UECHO]), net + str(H_UECHO))
-                clients.append(cu)
-                check_reply(cu, EPCS_1, 0x72, "uecho")
-                check_reply(cu, EPCS_4, 0x72, "uecho")
-                targets += [("uecho1", "uecho", cu, frames(EPCS_1)), ("uecho4", "uecho", cu, frames(EPCS_4))]
-            log("round trips: %d blocks x %d per target and shape (one outstanding; %d in flight)" % (BLOCKS, PER_BLOCK, WINDOW))
-            rates, lost = round_trips(targets, log)
-            for s in servers:
-                if not s.alive():
-                    raise BenchError("%s stopped during the run: %s" % (s.name, " / ".join(list(s.lines)[-3:])))
-        finally:
-            for c in clients:
-                c.close()
-            Child.stop_all()
+        log("round trips: %d rounds of freshly started servers, %d blocks each, x %d per target and shape "
+            "(one outstanding; %d in flight)" % (ROUNDS, BLOCKS // ROUNDS, PER_BLOCK, WINDOW))
+        rates, lost = {}, 0
+        for r in range(ROUNDS):
+            got, n = round_of_servers(net, os.path.join(tmp, "node%d" % r), uecho_ok, r, log)
+            for k, v in got.items():
+                rates.setdefault(k, []).extend(v)
+            lost += n
 
         elapsed = time.monotonic() - t_start
         text = report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, net, crypto)
