@@ -87,8 +87,8 @@ MIN_NODE_UECHO = 2.0
 MAX_STATE_BYTES = 16 * 1024
 
 # host part of each loopback address, on a /24 picked at random in 127/8 for this run
-H_NODE, H_ECHO, H_UECHO, H_SMALL, H_HEAP = 2, 3, 4, 5, 6
-H_CLIENT = {H_NODE: 12, H_ECHO: 13, H_UECHO: 14, H_SMALL: 15}
+H_NODE, H_ECHO, H_UECHO, H_SMALL, H_HEAP, H_ECHO_TICK = 2, 3, 4, 5, 6, 8
+H_CLIENT = {H_NODE: 12, H_ECHO: 13, H_UECHO: 14, H_SMALL: 15, H_ECHO_TICK: 18}
 H_TLS, H_TLS_CLIENT = 7, 17
 
 
@@ -242,8 +242,11 @@ def start_node(name, addr, state, heap, objects, identity=None):
     return Child(name, romfs.command(romfs.image_of(FIRMWARE), heap, "main", [cfg]), env=rom_env())
 
 
-def start_echo(addr):
-    return Child("echo", romfs.command(romfs.image_of(FIRMWARE), RUN_HEAP, "bench_echo", [addr]), env=rom_env())
+def start_echo(addr, tick=False):
+    """tools/bench_echo.py; tick: with a task sleeping a second at a time beside it."""
+    return Child("echo+tick" if tick else "echo",
+                 romfs.command(romfs.image_of(FIRMWARE), RUN_HEAP, "bench_echo", [addr] + (["tick"] if tick else [])),
+                 env=rom_env())
 
 
 def start_uecho(addr):
@@ -639,12 +642,15 @@ def report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, 
                 "A CPython load generator (plain blocking sockets in one tight loop; the receive timeout is a socket",
                 "option, so a round trip costs one `send` and one `recv` call) sends Gets to the storage battery 0x027D01",
                 "(1 EPC: 0x80; 4 EPCs: 0x80 0xE4 0xDA 0xD3) from its own loopback address at port 3610 and counts the",
-                "replies. Servers (both under the unix port with `-X heapsize=%s`, make sim's heap, and the" % RUN_HEAP,
-                "firmware run in place from build/firmware.romfs as make sim runs it, tools/romfs.py): **node** =",
+                "replies. Servers (the MicroPython ones under the unix port with `-X heapsize=%s`, make sim's heap," % RUN_HEAP,
+                "and the firmware run in place from build/firmware.romfs as make sim runs it, tools/romfs.py): **node** =",
                 "main.py (battery only, no device certificate: the plain-UDP path);",
                 "**echo** = tools/bench_echo.py in the same interpreter and receive path (hal.udp.Endpoint, asyncio,",
                 "`Endpoint.receive_loop`) sending each datagram back with `Endpoint.send`: the limit for this interpreter",
-                "and receive path; **uecho** = a uecho LocalNode with a 0x027D01 Device under CPython (uecho does not run",
+                "and receive path; **echo with a tick** = the same with one asyncio task beside it that sleeps a second",
+                "at a time, as the node's clock tick does: what any timer costs each datagram (MicroPython's asyncio then",
+                "polls twice per wake-up), so node minus echo with a tick is the node's own work; **uecho** = a uecho",
+                "LocalNode with a 0x027D01 Device under CPython (uecho does not run",
                 "under MicroPython), held to loopback (`Interface.get_all_ipaddrs` patched, its multicast send disabled;",
                 "the four EPCs made readable, as uecho's table marks 0xE4 `required_c`, which it treats as no access;",
                 "TIDs 0x0100-0x01FF, as uecho answers TID 0 under a TID of its own).",
@@ -682,7 +688,8 @@ def report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, 
     w("")
     w("## Round trips per second")
     w("")
-    labels = [("echo", "echo (MicroPython, bare)"), ("node1", "node, Get 1 EPC"), ("node4", "node, Get 4 EPCs")]
+    labels = [("echo", "echo (MicroPython, bare)"), ("echot", "echo with a tick (MicroPython)"), ("node1", "node, Get 1 EPC"),
+              ("node4", "node, Get 4 EPCs")]
     if uecho_ok:
         labels += [("uecho1", "uecho (CPython), Get 1 EPC"), ("uecho4", "uecho (CPython), Get 4 EPCs")]
     w("| load | server | median rt/s | µs/rt | blocks min–max |")
@@ -700,7 +707,8 @@ def report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, 
     ratios = {}
     w("| load | ratio | median | min–max | Δ µs/rt (node − other) | target |")
     w("|---|---|---:|---|---:|---|")
-    pairs = [("node1", "echo", "node / echo, 1 EPC"), ("node4", "echo", "node / echo, 4 EPCs")]
+    pairs = [("node1", "echo", "node / echo, 1 EPC"), ("node4", "echo", "node / echo, 4 EPCs"),
+             ("node1", "echot", "node / echo with a tick, 1 EPC")]
     if uecho_ok:
         pairs += [("node1", "uecho1", "node / uecho, 1 EPC"), ("node4", "uecho4", "node / uecho, 4 EPCs")]
     for shape, sname in SHAPES:
@@ -876,7 +884,7 @@ def crypto_figures(log):
 def pick_net():
     """A /24 in 127/8 where nothing holds port 3610 on the addresses this run uses."""
     rnd = random.Random(os.getpid() ^ time.time_ns())
-    hosts = [H_NODE, H_ECHO, H_UECHO, H_SMALL, H_HEAP, H_TLS, H_TLS_CLIENT] + list(H_CLIENT.values())
+    hosts = [H_NODE, H_ECHO, H_UECHO, H_SMALL, H_HEAP, H_ECHO_TICK, H_TLS, H_TLS_CLIENT] + list(H_CLIENT.values())
     net = None
     for _ in range(30):
         net = "127.%d.%d." % (rnd.randint(64, 250), rnd.randint(1, 250))
@@ -919,7 +927,8 @@ def round_of_servers(net, state, uecho_ok, r, log):
     each round, as a server's speed moves by a few per cent from one start to the next."""
     node = start_node("node", net + str(H_NODE), state, RUN_HEAP, ["battery"])
     echo = start_echo(net + str(H_ECHO))
-    servers = [node, echo]
+    echo_tick = start_echo(net + str(H_ECHO_TICK), tick=True)
+    servers = [node, echo, echo_tick]
     if uecho_ok:
         servers.append(start_uecho(net + str(H_UECHO)))
     clients = []
@@ -934,12 +943,15 @@ def round_of_servers(net, state, uecho_ok, r, log):
             % (CORE, ", ".join("%s (%d threads)" % (s.name, s.threads_pinned()[1]) for s in servers)))
         cn = Client(net + str(H_CLIENT[H_NODE]), net + str(H_NODE))
         ce = Client(net + str(H_CLIENT[H_ECHO]), net + str(H_ECHO))
-        clients += [cn, ce]
+        ct = Client(net + str(H_CLIENT[H_ECHO_TICK]), net + str(H_ECHO_TICK))
+        clients += [cn, ce, ct]
         check_reply(cn, EPCS_1, 0x72, "node")
         check_reply(cn, EPCS_4, 0x72, "node")
         check_reply(ce, EPCS_1, 0x62, "echo")
+        check_reply(ct, EPCS_1, 0x62, "echo+tick")
         targets = [
             ("echo", "echo", ce, frames(EPCS_1)),
+            ("echot", "echo+tick", ct, frames(EPCS_1)),
             ("node1", "node", cn, frames(EPCS_1)),
             ("node4", "node", cn, frames(EPCS_4)),
         ]

@@ -6,6 +6,10 @@ and takes the same receive path as the node (app.serve): hal.udp.Endpoint on ADD
 Endpoint.receive_loop on the unicast and the multicast socket; it sends each datagram
 back unchanged with Endpoint.send, to the source address at port 3610, as the node sends
 its replies.
+
+With `tick` after ADDR it also runs one task that sleeps a second at a time, as the node's
+clock tick does (app._tick): what any timer costs each datagram under MicroPython's
+asyncio, which then polls twice per wake-up, once more with a zero timeout.
 """
 
 import asyncio
@@ -14,25 +18,33 @@ import sys
 from hal.udp import Endpoint
 
 
-async def serve(addr):
+async def tick():
+    while True:
+        await asyncio.sleep_ms(1000)
+
+
+async def serve(addr, ticking):
     ep = Endpoint(addr)
-    print("READY %s:%d echo" % (ep.addr, ep.port))
+    print("READY %s:%d echo%s" % (ep.addr, ep.port, " with a tick" if ticking else ""))
 
     def echo(data, src):
         ep.send(src, data)
 
+    tasks = [ep.receive_loop(sock, echo, print, print) for sock in (ep.unicast, ep.multicast)]
+    if ticking:
+        tasks.append(tick())
     try:
-        await asyncio.gather(*(ep.receive_loop(sock, echo, print, print) for sock in (ep.unicast, ep.multicast)))
+        await asyncio.gather(*tasks)
     finally:
         ep.close()
 
 
 def main():
-    if len(sys.argv) < 2:
-        print("usage: bench_echo.py ADDR")
+    if len(sys.argv) < 2 or sys.argv[2:] not in ([], ["tick"]):
+        print("usage: bench_echo.py ADDR [tick]")
         return 2
     try:
-        asyncio.run(serve(sys.argv[1]))
+        asyncio.run(serve(sys.argv[1], sys.argv[2:] == ["tick"]))
     except KeyboardInterrupt:
         pass
     print("STOPPED")
