@@ -20,7 +20,7 @@ from hal.udp import Endpoint
 
 async def tick():
     while True:
-        await asyncio.sleep_ms(1000)
+        await asyncio.sleep_ms(1000)  # pyright: ignore[reportAttributeAccessIssue] (MicroPython)
 
 
 async def serve(addr, ticking):
@@ -30,11 +30,9 @@ async def serve(addr, ticking):
     def echo(data, src):
         ep.send(src, data)
 
-    tasks = [ep.receive_loop(sock, echo, print, print) for sock in (ep.unicast, ep.multicast)]
-    if ticking:
-        tasks.append(tick())
+    loops = [ep.receive_loop(sock, echo, print, print) for sock in (ep.unicast, ep.multicast)]
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*loops, *([tick()] if ticking else []))
     finally:
         ep.close()
 

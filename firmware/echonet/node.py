@@ -262,7 +262,7 @@ class Node:
         return t
 
     # -- incoming -----------------------------------------------------------------
-    # The Get path (serve, _request, _skip_props, _get, _head, _get_part) keeps every frame
+    # The Get path (serve, _request, _skip_props, _get, _get_part) keeps every frame
     # within 11 words of locals, stack and try blocks: MicroPython runs a bigger one in a
     # heap block allocated at each call, and on a fragmented heap that allocation is the
     # slow part of a round trip. host_tests/test_frames.py checks the compiled sizes.
@@ -293,13 +293,24 @@ class Node:
         esv = self._request(data)
         if self._heard:  # a command in force: is this its controller, still there?
             self._still_there(src)
+        if not esv:
+            return
+        # the reply's header in the out buffer, after the EHD (always 10 81): the TID
+        # copied and the requester's SEOJ as DEOJ, written once for every object the
+        # request addresses; each reply adds its own SEOJ and ESV (_get, _serve). One
+        # buffer reused for every frame: nothing to allocate per request, nothing to fragment
+        out = self._out
+        out[2] = data[2]
+        out[3] = data[3]
+        out[7] = data[4]
+        out[8] = data[5]
+        out[9] = data[6]
         if esv == _GET:
             obj = self.objects.get((data[7] << 16) | (data[8] << 8) | data[9])  # DEOJ
             if obj is not None:  # one object: the usual case, served without a list
                 self._get(obj, data, src)
                 return
-        if esv:
-            self._serve_all(data, esv, src)
+        self._serve_all(data, esv, src)
 
     def _request(self, data):
         """The ESV of a well-formed request, else 0 (the datagram counted and dropped)."""
@@ -353,30 +364,11 @@ class Node:
             if st.sets != sets:  # only an accepted Set changes values between ticks
                 self.flush()
 
-    def _head(self, obj, data):
-        """The reply's header in the out buffer (after the EHD, always 10 81): the request's,
-        SEOJ and DEOJ swapped and the TID copied. The reply goes into one buffer reused for
-        every frame: nothing to allocate per request, nothing to fragment."""
-        out = self._out
-        out[2] = data[2]
-        out[3] = data[3]
-        out[4:7] = obj.eoj_bytes
-        out[7] = data[4]
-        out[8] = data[5]
-        out[9] = data[6]
-        out[10] = 1  # the ESV comes last; until then, nonzero: no property failed (_get_part)
-
     def _get(self, obj, data, src):
-        """A Get of one object, the path every poll takes: the header written as _head
-        writes it, here in line, as a call costs more than the writes."""
+        """A Get of one object: the path every poll takes."""
         out = self._out
-        out[2] = data[2]
-        out[3] = data[3]
-        out[4:7] = obj.eoj_bytes
-        out[7] = data[4]
-        out[8] = data[5]
-        out[9] = data[6]
-        out[10] = 1
+        out[4:7] = obj.eoj_bytes  # SEOJ
+        out[10] = 1  # the ESV comes last; until then, nonzero: no property failed (_get_part)
         n = _get_part(out, obj.values, data)
         out[10] = _GET_RES if out[10] and data[11] else _GET_SNA
         self.stats.replies += 1
@@ -386,8 +378,9 @@ class Node:
         self.send(src, self._frame_view)
 
     def _serve(self, obj, data, esv, src, now):
-        self._head(obj, data)
         out = self._out
+        out[4:7] = obj.eoj_bytes  # SEOJ
+        out[10] = 1  # as in _get
         asked = data[11]
         if esv == _SETI or esv == _SETC or esv == _SETGET:
             n = self._set_part(obj, data, src, now)
