@@ -277,20 +277,16 @@ def main(path="config.json"):
         # without it (security/boot.py): an expected way to start, so no traceback. Once
         # it has run, a lack of heap (a flood of sessions, say) must not be a way to turn
         # the channel off
-        fallback = secure_start and not _up
-        if not fallback:
-            print(_NO_HEAP_WITH if secure_start else _NO_HEAP_WITHOUT)
-            sys.print_exception(e)  # where it ran out
-        e = cfg = node = ep = sec = writer = None  # the heap they held, for what follows
+        cfg = node = ep = sec = writer = None  # the heap they held, for what follows
         gc.collect()
-        if fallback:
-            if _note_out_of_heap(path, True):
-                print("ERROR out of heap with the secure channel: starting again without it; "
-                      "give MicroPython more (HEAP=) to have it")
-                log("restarting without the secure channel")
-                return RESTART
-            print(_NO_HEAP_WITH)
-        elif not _up:
+        if secure_start and not _up and _note_out_of_heap(path, True):
+            print("ERROR out of heap with the secure channel: starting again without it; "
+                  "give MicroPython more (HEAP=) to have it")
+            log("restarting without the secure channel")
+            return RESTART
+        print(_NO_HEAP_WITH if secure_start else _NO_HEAP_WITHOUT)
+        sys.print_exception(e)  # where it ran out (the traceback names lines, holds no frames)
+        if not _up and not secure_start:
             _note_out_of_heap(path, False)  # any note goes: the next start tries the channel again
         return _OUT_OF_HEAP
     except OSError as e:

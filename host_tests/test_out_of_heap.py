@@ -69,6 +69,20 @@ def test_the_start_that_runs_out_of_heap_asks_for_one_without_the_channel(device
     assert not os.path.exists(note)
 
 
+def test_a_fallback_that_cannot_leave_its_note_stops_and_shows_where(device, no_heap, monkeypatch, capsys):
+    cfg, note = device
+    traced = []
+    monkeypatch.setattr(sys, "print_exception", traced.append, raising=False)
+
+    def full(path, secure):
+        raise OSError(28, "no space left")
+
+    monkeypatch.setattr(boot, "out_of_heap", full)
+    assert app.main(cfg) == 3  # app._OUT_OF_HEAP: no note, so no start without the channel
+    assert "ERROR out of heap with the secure channel: give MicroPython more" in capsys.readouterr().out
+    assert len(traced) == 1
+
+
 def test_a_start_without_the_channel_never_writes_the_note(device, no_heap, monkeypatch):
     # up to READY it has removed the note (app.serve): running out of heap after that, and
     # before READY, must not be taken for a start with the channel, over and over

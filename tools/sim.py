@@ -99,7 +99,7 @@ def config(args):
         except ValueError:
             fail("LEGACY_WRITE entry %r is not an IPv4 address" % a)
     objects = objects_of(args)
-    if not args.objects.strip() and objects != DEFAULT_OBJECTS:
+    if not any(o.strip() for o in args.objects.split(",")) and objects != DEFAULT_OBJECTS:
         print("sim: HEAP=%s is under 96K, too small for all five objects: the battery alone (OBJECTS= to choose)"
               % args.heap, flush=True)
     state = os.path.abspath(args.state)
