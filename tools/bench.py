@@ -922,7 +922,7 @@ def preflight():
 
 
 def round_of_servers(net, state, uecho_ok, r, log):
-    """Start node, echo and uecho afresh, check their answers, run BLOCKS // ROUNDS blocks
+    """Start node, echo, echo with a tick and uecho afresh, check their answers, run BLOCKS // ROUNDS blocks
     (round_trips) and stop them: {(shape, key): [rate per block]}, lost. Fresh processes
     each round, as a server's speed moves by a few per cent from one start to the next."""
     node = start_node("node", net + str(H_NODE), state, RUN_HEAP, ["battery"])
