@@ -22,9 +22,8 @@ Choices:
 - 0xE7/0xEA amounts (AC Wh, 0 = not set): charging / discharging stops after that much
   under the current operation mode, counted from the amount's Set (the same amount set
   again is a new order); forced departure charging does not count.
-- With no vehicle, C0 C2 C4 CE CF D0 E2 E4 answer Get with SNA: their values are removed
-  while the vehicle is away. They are filled at construction whatever the connection (the
-  node refuses to start with a 0x9F property empty) and removed at the first tick.
+- With no vehicle, C0 C2 C4 CE CF D0 E2 E4 answer Get with SNA: they have no value while
+  the vehicle is away, from the first tick on (construction's), as 0xC7 says.
 - Commands with no vehicle: charge and discharge (0xDA, non-zero 0xE0) are refused; standby,
   idle and auto are accepted. When the vehicle leaves, a charge or discharge mode returns
   to standby (announced); auto and idle persist.
@@ -339,6 +338,12 @@ class EVChargerDischarger(EchonetObject):
         self.conn = None
         self.tick(now)
 
+    def missing(self):
+        """As any object's, but with no vehicle its vehicle properties have no value by
+        design (Get answers SNA), not by a declaration error."""
+        gone = () if self.conn else _VEHICLE_EPCS
+        return [e for e in EchonetObject.missing(self) if e not in gone]
+
     def _can_discharge(self, w):
         a = self.appliance
         return a.connected and a.stored_wh > a.floor_wh + 1 and a.discharge_w[0] <= w <= a.discharge_w[1]
@@ -432,12 +437,11 @@ class EVChargerDischarger(EchonetObject):
         put(0xD8, a.charged_wh % 1000000000)
         put(0xE1, a.state)
         c = a.connected
-        boot = self.conn is None
         if c != self.conn:
             self.conn = c
             put(0xC7, 0x43 if c else 0x30)
             put(0xE6, bytes((len(a.vehicle_id),)) + a.vehicle_id if c else b"\x00")
-        if c or boot:
+        if c:
             cap = a.capacity_wh
             st = a.stored_wh
             usable = cap - a.reserve_wh
