@@ -14,6 +14,7 @@ STATE ?= state
 SPEED ?= 1
 LEGACY_WRITE ?=
 OBJECTS ?=
+APPLIANCES ?=
 DR_TIMEOUT ?= 3600
 SECURE ?= on
 # root public key files (.pub) built into the firmware for signed updates (docs/updates.md)
@@ -22,7 +23,7 @@ ROOT_KEYS ?=
 .PHONY: venv build sim test bench fuzz soak clean help
 
 help:
-	@echo "make sim    run the node under the MicroPython unix port (ADDR= HEAP= STATE= SPEED= LEGACY_WRITE= OBJECTS=)"
+	@echo "make sim    run the node under the MicroPython unix port (ADDR= HEAP= STATE= SPEED= LEGACY_WRITE= OBJECTS= APPLIANCES=)"
 	@echo "make test   run the whole test suite"
 	@echo "make commission / make factory-reset   press the simulated node's button (STATE=)"
 	@echo "make bench  measure round trips and heap, write docs/benchmarks.md"
@@ -46,7 +47,8 @@ build: venv
 # exec: make forwards SIGTERM to its direct child, which must be sim.py, not a shell
 sim: build
 	exec $(BIN)/python tools/sim.py --addr "$(ADDR)" --heap "$(HEAP)" --state "$(STATE)" --speed "$(SPEED)" \
-		--legacy-write "$(LEGACY_WRITE)" --objects "$(OBJECTS)" --dr-timeout "$(DR_TIMEOUT)" --secure "$(SECURE)"
+		--legacy-write "$(LEGACY_WRITE)" --objects "$(OBJECTS)" --dr-timeout "$(DR_TIMEOUT)" --secure "$(SECURE)" \
+		--appliances "$(APPLIANCES)"
 
 # the simulated node's button (tools/press.py): physical presence
 .PHONY: commission factory-reset
@@ -86,7 +88,7 @@ clean:
 #         chip (esp32, esp32s3, esp32c3); make flash asks the board when it is left out
 # FW=     the full MicroPython firmware .bin (v1.29 or later)
 # SSID=   the Wi-Fi network; its password comes from the environment variable WIFI_PASSWORD,
-#         or make provision asks for it (never shown); OBJECTS= and LEGACY_WRITE= as for make sim
+#         or make provision asks for it (never shown); OBJECTS=, LEGACY_WRITE= and APPLIANCES= as for make sim
 PORT ?=
 BOARD ?=
 FW ?=
@@ -109,7 +111,7 @@ repl: venv
 	$(BIN)/mpremote connect "$(PORT)" repl
 
 # IDENTITY= a device directory made by tools/provision.py device: written to /identity/ first;
-# then /config.json (Wi-Fi, objects, legacy_write); then the board resets
+# then /config.json (Wi-Fi, objects, legacy_write, appliances); then the board resets
 provision: venv
 	$(if $(IDENTITY),$(BIN)/python tools/provision.py to-board --port "$(PORT)" "$(IDENTITY)" &&) \
-	$(BIN)/python tools/board_config.py --port "$(PORT)" --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)"
+	$(BIN)/python tools/board_config.py --port "$(PORT)" --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)" --appliances "$(APPLIANCES)"

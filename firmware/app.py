@@ -206,7 +206,7 @@ def _boot(path):
     try:
         cfg, node, ep, clock, identity = startup.start(path, out)
     finally:
-        drop("startup", "drready.registry")
+        drop("startup", "drready.registry", "drready.appliances")
     gc.collect()
     try:
         sec = boot.attach(pre, node, identity, clock)

@@ -41,7 +41,11 @@ def start(path, out=None):
         cfg["addr"] = wifi.connect(w.get("ssid", ""), w.get("password", ""))
     ep = Endpoint(cfg["addr"])
     clock = Clock(cfg.get("speed", 1))
-    node = build(cfg, identity, ep.send, clock.now(), out)
+    try:
+        node = build(cfg, identity, ep.send, clock.now(), out)
+    except ConfigError as e:  # an appliance driver that did not load or start
+        ep.close()
+        raise ConfigError("config %s: %s" % (path, e))
     node.set_time = setter(clock)  # a controller's 0x97 / 0x98 moves this clock
     return cfg, node, ep, clock, identity
 
@@ -62,6 +66,10 @@ def check_config(cfg):
     for name in objects:
         if name not in registry.CLASSES:
             raise ConfigError("unknown object %r; known: %s" % (name, ", ".join(sorted(registry.CLASSES))))
+    if "appliances" in cfg:  # drivers in place of simulated plants: their code only for a config that has them
+        from drready import appliances
+
+        appliances.check(cfg["appliances"], objects)
     speed = cfg.get("speed", 1)
     if not isinstance(speed, int) or not 1 <= speed <= 100000:
         raise ConfigError("speed must be a whole number from 1 to 100000")
@@ -117,9 +125,12 @@ def build(cfg, identity, send, now, out=None):
     """The node: a profile and the configured device objects, `send` for its frames."""
     devices = []
     count = {}
+    drivers = cfg.get("appliances")
+    if drivers:
+        from drready.appliances import load
     for name in cfg.get("objects", ["battery"]):
-        count[name] = count.get(name, 0) + 1
-        devices.append(registry.make(name, count[name], identity, now))
+        n = count[name] = count.get(name, 0) + 1
+        devices.append(registry.make(name, n, identity, now, load(drivers, name, n) if drivers else None))
         # what making it left behind is collected before the next class's code loads, so
         # that code fills the holes rather than the free space above them (measured: all
         # five classes boot in a heap 18K smaller)

@@ -141,7 +141,8 @@ def test_deploy_stops_what_runs_on_the_board(board):
 def test_provision_writes_config_and_never_shows_the_password(board):
     secret = "correct-horse-battery-staple"
     r = run([PROVISION, "--port", board.port, "--no-reset", "--ssid", "homenet", "--objects", "battery,ev_charger",
-             "--legacy-write", "127.200.0.9"], env={"WIFI_PASSWORD": secret})
+             "--legacy-write", "127.200.0.9", "--appliances", "battery=drivers.my_battery.ModbusBattery"],
+            env={"WIFI_PASSWORD": secret})
     assert r.returncode == 0, r.stdout + r.stderr
     assert secret not in r.stdout + r.stderr
     assert "wrote /config.json" in r.stdout
@@ -150,6 +151,8 @@ def test_provision_writes_config_and_never_shows_the_password(board):
     assert cfg["wifi"] == {"ssid": "homenet", "password": secret}
     assert cfg["objects"] == ["battery", "ev_charger"] and cfg["legacy_write"] == ["127.200.0.9"]
     assert "addr" not in cfg  # on the board Wi-Fi gives the address
+    assert cfg["appliances"] == {"battery": "drivers.my_battery.ModbusBattery"}  # loaded on the board, not here
+    assert "appliances battery=drivers.my_battery.ModbusBattery" in r.stdout
 
 
 @pytest.mark.parametrize("argv, env, words", [
@@ -162,6 +165,10 @@ def test_provision_writes_config_and_never_shows_the_password(board):
     ([PROVISION, "--port", "/dev/null", "--ssid", "x", "--legacy-write", "1.2.3"], {"WIFI_PASSWORD": "12345678"},
      "LEGACY_WRITE"),
     ([PROVISION, "--port", "/dev/null"], {}, "SSID"),
+    ([PROVISION, "--port", "/dev/null", "--ssid", "x", "--appliances", "fuel_cell=drivers.fc.FuelCell"],
+     {"WIFI_PASSWORD": "12345678"}, "'fuel_cell' is not one of the objects configured"),
+    ([PROVISION, "--port", "/dev/null", "--ssid", "x", "--appliances", "battery"], {"WIFI_PASSWORD": "12345678"},
+     "APPLIANCES entry 'battery' is not object=module.name"),
     ([PROVISION, "--ssid", "x"], {"WIFI_PASSWORD": "12345678"}, "serial port"),
 ])
 def test_a_bad_command_gives_one_line_and_exit_2(argv, env, words):

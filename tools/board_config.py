@@ -15,9 +15,9 @@ board is reset (unless --no-reset): the node joins the Wi-Fi network and takes t
 it is given. --addr sets a fixed address instead (a wired setup, or the MicroPython unix
 port in tests).
 
-Not here yet: device keys and certificates for authenticated control. They come with the
-security work; until then, Set over plain UDP is refused unless --legacy-write lists the
-controller.
+--appliances names the driver each object drives in place of its simulated plant (README,
+Driving a real appliance). The device's keys and certificate are not here: tools/provision.py
+puts them on the board.
 
 Exit codes: 0 written; 2 a bad argument, a missing port, no MicroPython answering;
 1 the board failed while writing.
@@ -51,6 +51,21 @@ class ArgError(Exception):
 
 def _list(text):
     return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def appliances_arg(text):
+    """APPLIANCES= "battery=drivers.my_battery.ModbusBattery,...": {object: module.name},
+    for config's appliances (firmware/startup.py checks the names)."""
+    out = {}
+    for item in _list(text):
+        name, eq, where = item.partition("=")
+        if not eq or not name.strip() or not where.strip():
+            raise ArgError("APPLIANCES entry %r is not object=module.name, e.g. battery=drivers.my_battery.ModbusBattery"
+                           % item)
+        if name.strip() in out:
+            raise ArgError("APPLIANCES names %s twice" % name.strip())
+        out[name.strip()] = where.strip()
+    return out
 
 
 def wifi_password(env_name, open_network):
@@ -103,6 +118,9 @@ def build_config(args, password):
     if len(maker) != 6 or any(c not in "0123456789ABCDEF" for c in maker):
         raise ArgError("--manufacturer-code %r must be 6 hex digits (FFFFFF: experimental)" % args.manufacturer_code)
     cfg["manufacturer_code"] = maker
+    appliances = appliances_arg(args.appliances)
+    if appliances:
+        cfg["appliances"] = appliances
     # the node's own check, so that what is accepted here boots there
     import startup
 
@@ -122,6 +140,8 @@ def describe(cfg):
         parts.append("addr %s" % cfg["addr"])
     parts.append("objects %s" % ",".join(cfg["objects"]))
     parts.append("legacy_write %s" % (",".join(cfg["legacy_write"]) or "none"))
+    if "appliances" in cfg:
+        parts.append("appliances %s" % ",".join("%s=%s" % kv for kv in sorted(cfg["appliances"].items())))
     parts.append("state_dir %s" % cfg["state_dir"])
     return ", ".join(parts)
 
@@ -136,6 +156,9 @@ def parse(argv):
     ap.add_argument("--objects", default="", help="comma-separated device objects (%s) or all; default battery"
                     % ",".join(CLASSES))
     ap.add_argument("--legacy-write", default="", help="comma-separated controller addresses allowed to Set over plain UDP")
+    ap.add_argument("--appliances", default="",
+                    help="object=module.name pairs, comma-separated: the driver each object drives instead of its "
+                         "simulated plant (e.g. battery=drivers.my_battery.ModbusBattery)")
     ap.add_argument("--manufacturer-code", default="FFFFFF", help="6 hex digits (default FFFFFF, experimental)")
     ap.add_argument("--addr", default="", help="fixed IPv4 address instead of the one Wi-Fi gives (wired, or the unix port)")
     ap.add_argument("--state-dir", default=STATE_DIR, help="directory on the board for the identity and state (default state)")

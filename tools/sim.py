@@ -24,6 +24,7 @@ from drready.registry import CLASSES  # noqa: E402  (plain data, imports on CPyt
 
 sys.path.insert(0, ROOT)
 from tools import romfs  # noqa: E402
+from tools.board_config import ArgError, appliances_arg  # noqa: E402
 
 DEFAULT_OBJECTS = list(CLASSES)  # every DRready class: what a HEMS developer tests against
 # below this heap the default is the battery alone: all five need 92K even without the
@@ -53,6 +54,9 @@ def parse(argv):
                     help="comma-separated device objects, or 'all' (the default; the battery alone when --heap is under 96K)")
     ap.add_argument("--dr-timeout", default="3600",
                     help="simulated seconds of controller silence before a DR command lapses; 0 = never (default 3600)")
+    ap.add_argument("--appliances", default="",
+                    help="object=module.name pairs, comma-separated: the driver (a module in firmware/) each object "
+                         "drives instead of its simulated plant")
     ap.add_argument("--secure", default="on",
                     help="on: the provisioned device with its secure channel (default); off: the device as it is "
                          "before provisioning, plain ECHONET Lite only (Get for all, Set from --legacy-write)")
@@ -117,6 +121,18 @@ def config(args):
         fail("--enroll-backoff %s must be whole seconds from 0 to 3600" % args.enroll_backoff)
     cfg = {"addr": str(addr), "state_dir": state, "speed": int(args.speed), "objects": objects, "legacy_write": allow,
            "enroll_backoff_s": min(int(args.enroll_backoff), 3600), "dr_timeout_s": int(args.dr_timeout)}
+    try:
+        appliances = appliances_arg(args.appliances)
+    except ArgError as e:
+        fail(str(e))
+    if appliances:
+        cfg["appliances"] = appliances
+        import startup  # the node's own check of them
+
+        try:
+            startup.check_config(cfg)
+        except startup.ConfigError as e:
+            fail(str(e))
     if args.secure == "on":
         provision_once(state)
     else:  # an identity directory that never holds one: the node runs as before provisioning

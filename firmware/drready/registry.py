@@ -11,9 +11,11 @@ CLASSES = {
 }
 
 
-def make(name, instance, identity, now):
+def make(name, instance, identity, now, appliance=None):
+    """The object; appliance: what it drives (its class's *Appliance interface), or None
+    for its simulated plant."""
     entry = CLASSES.get(name)
     if entry is None:
         raise ValueError("unknown device class %r (known: %s)" % (name, ", ".join(sorted(CLASSES))))
     module = __import__(entry[0], None, None, (entry[1],))
-    return getattr(module, entry[1])(instance, identity, now=now)
+    return getattr(module, entry[1])(instance, identity, appliance, now)

@@ -1,0 +1,79 @@
+"""The appliances key of config: an object drives the appliance it names instead of its
+simulated plant (startup.py, drready/appliances.py), and a bad entry stops the node with
+one line."""
+import struct
+
+import startup
+
+from app import ConfigError
+from drready import appliances
+from drready.battery import SimBattery
+
+from .support import ID, SRC, Net, request
+
+T0 = 1764201600
+METERED = "portable.metered_battery.MeteredBattery"
+
+
+def _node(cfg):
+    net = Net()
+    node = startup.build(cfg, ID, net.send, T0)
+    return node, net
+
+
+def _refused(cfg, *words):
+    try:
+        startup.check_config(cfg)
+        for name in cfg.get("objects", ["battery"]):
+            appliances.load(cfg["appliances"], name, 3 if "3" in words else 1)
+    except ConfigError as e:
+        for w in words:
+            assert w in str(e), (w, str(e))
+        return
+    raise AssertionError("accepted %r" % (cfg,))
+
+
+def test_an_object_drives_the_appliance_config_names():
+    cfg = {"objects": ["battery", "battery", "water_heater"], "appliances": {"battery": METERED}, "legacy_write": [SRC[0]]}
+    startup.check_config(cfg)
+    node, net = _node(cfg)
+    b1, b2, heater = node.devices
+    assert type(b1.appliance).__name__ == "MeteredBattery" and b1.appliance.instance == 1
+    assert b2.appliance.instance == 2 and b2.appliance is not b1.appliance
+    assert type(heater.appliance).__name__ == "SimWaterHeater"  # not named: its simulated plant
+    node.tick(T0 + 1)
+    assert b1.appliance.steps >= 1
+    # ratings and measurements come from the driver: 0xC9 discharging power range, 0xE4 %,
+    # 0xD3 instantaneous power (negative: discharging), 0xCF what it does
+    out = request(node, net, "1081 0001 05FF01 027D01 62 04 C9 00 E4 00 D3 00 CF 00")[0][1]
+    assert out[10] == 0x72
+    assert out[12:14] == b"\xc9\x08" and struct.unpack(">II", out[14:22]) == (200, 2500)
+    assert out[22:25] == b"\xe4\x01\x19"  # 25 %
+    assert out[25:27] == b"\xd3\x04" and struct.unpack(">i", out[27:31])[0] == -640
+    assert out[31:34] == b"\xcf\x01\x43"
+    # a DR command reaches the driver
+    assert request(node, net, "1081 0002 05FF01 027D01 61 01 DA 01 42")[0][1][10] == 0x71
+    assert b1.appliance.commands[-1] == 0x42 and not b2.appliance.commands[-1:] == [0x42]
+
+
+def test_without_appliances_every_object_runs_its_simulated_plant():
+    node, _net = _node({"objects": ["battery"]})
+    assert isinstance(node.devices[0].appliance, SimBattery)
+
+
+def test_a_bad_appliances_entry_is_one_line_naming_it():
+    _refused({"objects": ["battery"], "appliances": ["battery"]}, "appliances must be an object")
+    _refused({"objects": ["battery"], "appliances": {"fuel_cell": METERED}}, "'fuel_cell'", "not one of the objects")
+    for where in ("MeteredBattery", "metered.", ".MeteredBattery", 5):
+        _refused({"objects": ["battery"], "appliances": {"battery": where}}, "not module.name")
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.no_such_driver.Battery"}},
+             "battery", "cannot load portable.no_such_driver.Battery")
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.Missing"}},
+             "cannot load portable.metered_battery.Missing")
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.NOT_CALLABLE"}},
+             "portable.metered_battery.NOT_CALLABLE is not a class or function")
+
+
+def test_a_driver_that_cannot_reach_its_appliance_stops_the_start_with_one_line():
+    _refused({"objects": ["battery"], "appliances": {"battery": METERED}}, "3", "MeteredBattery(3) did not start",
+             "no inverter at Modbus address 3")
