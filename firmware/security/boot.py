@@ -91,11 +91,15 @@ def build(path):
             pass
         if not off:
             os.remove(note)
-    if cert is not None and key is not None and not off:
-        from security.provisioned import tls
+    if cert is not None and key is not None:
+        if off:  # provisioned, but this start goes without the channel: the bytes are not needed
+            cert = b""
+        else:
+            from security.provisioned import tls
 
-        app.secure_start = True  # from here a lack of heap is the channel's (out_of_heap)
-        contexts = tls(cfg, ident, cert, key)
+            app.secure_start = True  # from here a lack of heap is the channel's (out_of_heap)
+            contexts = tls(cfg, ident, cert, key)
+        key = b""  # in the contexts now, if anywhere: not held through start-up
     return cfg, ident, cert, key, contexts
 
 
