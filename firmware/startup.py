@@ -41,11 +41,7 @@ def start(path, out=None):
         cfg["addr"] = wifi.connect(w.get("ssid", ""), w.get("password", ""))
     ep = Endpoint(cfg["addr"])
     clock = Clock(cfg.get("speed", 1))
-    try:
-        node = build(cfg, identity, ep.send, clock.now(), out)
-    except ConfigError as e:  # an appliance driver that did not load or start
-        ep.close()
-        raise ConfigError("config %s: %s" % (path, e))
+    node = build(cfg, identity, ep.send, clock.now(), out)
     node.set_time = setter(clock)  # a controller's 0x97 / 0x98 moves this clock
     return cfg, node, ep, clock, identity
 
@@ -125,12 +121,15 @@ def build(cfg, identity, send, now, out=None):
     """The node: a profile and the configured device objects, `send` for its frames."""
     devices = []
     count = {}
-    drivers = cfg.get("appliances")
-    if drivers:
-        from drready.appliances import load
+    appliances = cfg.get("appliances")
+    if appliances:
+        from drready.appliances import make
     for name in cfg.get("objects", ["battery"]):
         n = count[name] = count.get(name, 0) + 1
-        devices.append(registry.make(name, n, identity, now, load(drivers, name, n) if drivers else None))
+        if appliances:
+            devices.append(make(appliances, name, n, identity, now))  # pyright: ignore[reportPossiblyUnbound]
+        else:
+            devices.append(registry.make(name, n, identity, now))
         # what making it left behind is collected before the next class's code loads, so
         # that code fills the holes rather than the free space above them (measured: all
         # five classes boot in a heap 18K smaller)

@@ -3,6 +3,7 @@
 key, and app._boot drops it with the start-up code.
 """
 from app import ConfigError
+from drready import registry
 
 
 def check(appliances, objects):
@@ -16,9 +17,22 @@ def check(appliances, objects):
             raise ConfigError("appliances: %s: %r is not module.name, such as \"my_battery.ModbusBattery\"" % (name, where))
 
 
+def make(appliances, name, instance, identity, now):
+    """The object, driving the driver appliances names for it (a class or function, called
+    with the instance number: 1 for the first object of its class), or its simulated plant."""
+    driver = load(appliances, name, instance)
+    try:
+        return registry.make(name, instance, identity, now, driver)
+    except (AttributeError, NotImplementedError, TypeError, ValueError, OSError) as e:
+        if driver is None:
+            raise
+        # the object reads its ratings and takes a first step as it is made
+        raise ConfigError("appliances: %s: %s(%d) does not work as the %s's appliance (%s: %s)"
+                          % (name, appliances[name], instance, name, type(e).__name__, e))
+
+
 def load(appliances, name, instance):
-    """The driver appliances names for the object (a class or function, called with the
-    instance number: 1 for the first object of its class), or None: its simulated plant."""
+    """The driver appliances names for the object, made; or None: its simulated plant."""
     where = appliances.get(name)
     if where is None:
         return None
@@ -26,10 +40,15 @@ def load(appliances, name, instance):
     try:
         make = getattr(__import__(module, None, None, (attr,)), attr)
     except (ImportError, AttributeError) as e:
-        raise ConfigError("appliances: %s: cannot load %s (%s)" % (name, where, e))
+        raise ConfigError("appliances: %s: cannot load %s (%s): a module of firmware/ built into the firmware "
+                          "(make build; on a board, make deploy or an image from boards/)" % (name, where, e))
     if not callable(make):
         raise ConfigError("appliances: %s: %s is not a class or function" % (name, where))
     try:
-        return make(instance)
+        driver = make(instance)
     except (OSError, ValueError) as e:  # its bus or port did not open, say: not the network's
         raise ConfigError("appliances: %s: %s(%d) did not start (%s)" % (name, where, instance, e))
+    if not (hasattr(driver, "step") and hasattr(driver, "command")):
+        raise ConfigError("appliances: %s: %s(%d) is not an appliance: subclass the %s's interface (README, "
+                          "Driving a real appliance)" % (name, where, instance, name))
+    return driver

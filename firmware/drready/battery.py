@@ -50,9 +50,10 @@ class Settings:
 
 class BatteryAppliance:
     """What the ECHONET object needs from a battery. Power is AC watts, energy AC Wh.
+    (step, clock_moved and errors: echonet/objects.py, appliance drivers.)
 
-    Ratings are read once; `step` is called about once a second and must refresh the
-    measured attributes; `command` is called with every accepted change.
+    `command(mode, settings)` is called with every accepted change of the operation mode
+    or a setting (and once when the object is made); its return value is not read.
     """
 
     capacity_wh = 0  # usable energy between 0 % and 100 %
@@ -69,15 +70,27 @@ class BatteryAppliance:
     discharged_wh = 0.0
 
     def step(self, now):
+        """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
         raise NotImplementedError
 
+    def clock_moved(self, delta, now):
+        """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
+        a driver that keeps times of that clock moves them; one that only reads the
+        product has nothing to do."""
+        pass
+
     def command(self, mode, setting):
-        """mode: 0xDA code (or 0x31 for off); setting: the object's current settings."""
+        """mode: 0xDA code (or 0x31 for off); setting: the object's Settings (above), the
+        same object each time, holding every setting in force."""
         raise NotImplementedError
 
 
 class SimBattery(BatteryAppliance):
     """A lithium-ion home battery; defaults from the project's DR model (9.8 kWh, 3 kW)."""
+
+    def clock_moved(self, delta, now):
+        if self.last is not None:  # the jump is not taken for time that passed
+            self.last += delta
 
     def __init__(self, capacity_wh=9800, charge_w=(100, 3000), discharge_w=(100, 3000), eff=0.95, soc=0.5, voltage=200):
         self.capacity_wh = capacity_wh

@@ -84,9 +84,11 @@ class Settings:
 
 class EVAppliance:
     """What the ECHONET object needs from a V2H unit and its vehicle. Power in AC watts.
+    (step, clock_moved and errors: echonet/objects.py, appliance drivers.)
 
-    Ratings are read once; `step(now)` is called about once a second and refreshes the
-    measured attributes; `command(settings)` is called with every accepted change.
+    `command(settings)` is called with every accepted change (and once when the object is
+    made); settings is the object's Settings (above), the same object each time, holding
+    every setting in force. Its return value is not read.
     """
 
     charge_w = (0, 0)  # (min, max) charging power; the max is also 0xC5
@@ -107,7 +109,14 @@ class EVAppliance:
     vehicle_id = b""
 
     def step(self, now):
+        """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
         raise NotImplementedError
+
+    def clock_moved(self, delta, now):
+        """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
+        a driver that keeps times of that clock moves them; one that only reads the
+        product has nothing to do."""
+        pass
 
     def command(self, settings):
         raise NotImplementedError
@@ -124,6 +133,10 @@ class SimEV(EVAppliance):
     The car arrives (first time) with `soc`; each trip uses `trip_wh`. Times are seconds
     of the day of the injected clock.
     """
+
+    def clock_moved(self, delta, now):
+        if self.last is not None:  # the jump is not taken for time that passed
+            self.last += delta
 
     def __init__(
         self,

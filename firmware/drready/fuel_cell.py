@@ -43,10 +43,11 @@ _HORIZON = const(3600)  # DR-available energy is for the next hour when no windo
 
 class FuelCellAppliance:
     """What the ECHONET object needs from a fuel cell. Power W, energy Wh, gas litres.
+    (step, clock_moved and errors: echonet/objects.py, appliance drivers.)
 
-    Ratings are read once; `step(now)` is called about once a second (now: int Unix
-    seconds) and must refresh the measured attributes; `command` is called with every
-    change of what the unit should do.
+    `command(run, maximum)` is called with every change of what the unit should do: a
+    Set, the edges of the 0xD1 window, and once when the object is made. Its return value
+    is not read.
     """
 
     rated_w = 0  # 0xC2
@@ -70,7 +71,14 @@ class FuelCellAppliance:
     ready_s = 0  # seconds before it could be generating (start-up)
 
     def step(self, now):
+        """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
         raise NotImplementedError
+
+    def clock_moved(self, delta, now):
+        """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
+        a driver that keeps times of that clock moves them; one that only reads the
+        product has nothing to do."""
+        pass
 
     def command(self, run, maximum):
         """run: generation allowed; maximum: rated maximum rather than load-following."""
@@ -87,6 +95,10 @@ class SimFuelCell(FuelCellAppliance):
     until its heat falls to `resume` of capacity. Profiles: bytes of 24 hourly averages
     in 10 W units (see LOAD, DRAW).
     """
+
+    def clock_moved(self, delta, now):
+        if self.last is not None:  # the jump is not taken for time that passed
+            self.last += delta
 
     def __init__(self, rated_w=700, min_w=200, ramp_w_s=10, startup_s=3600, stop_s=600, tank_l=130,
                  cold_c=15, hot_c=60, eff_el=0.4, eff_heat=0.5, gas_wh_m3=12500, interconnect=_NO_REVERSE,

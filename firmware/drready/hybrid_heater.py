@@ -33,9 +33,11 @@ def _inside(sod, a, b):
 
 class HybridHeaterAppliance:
     """What the ECHONET object needs from a hybrid water heater.
+    (step, clock_moved and errors: echonet/objects.py, appliance drivers.)
 
-    Ratings are read once; `step(now)` is called about once a second and must refresh the
-    measured attributes; `command` is called with every accepted change of the settings.
+    `command(auto, linkage, start, end)` is called with every accepted change of 0xB0,
+    0xB8 or 0xB9 (and once when the object is made); its return value is not read.
+    `expected_draw` feeds the DR-available amount (0xF0): a driver implements it too.
     """
 
     tank_l = 150  # tank capacity, L (0xE2)
@@ -52,7 +54,14 @@ class HybridHeaterAppliance:
     energy_wh = 0.0  # cumulative electric input (0x85)
 
     def step(self, now):
+        """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
         raise NotImplementedError
+
+    def clock_moved(self, delta, now):
+        """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
+        a driver that keeps times of that clock moves them; one that only reads the
+        product has nothing to do."""
+        pass
 
     def command(self, auto, linkage, start, end):
         """auto: 0xB0 code; linkage: 0xB8 code; start, end: 0xB9 window, seconds of day."""
@@ -90,6 +99,10 @@ class SimHybridHeater(HybridHeaterAppliance):
     refills the tank in the night hours (about 2.7 kWh/day); with it, only inside the
     window (3 h x 0.55 kW = about 1.7 kWh/day by default). The gas boiler covers any draw
     the tank cannot (`gas_wh`, heat); `short_l` counts what nothing could cover."""
+
+    def clock_moved(self, delta, now):
+        if self.last is not None:  # the jump is not taken for time that passed
+            self.last += delta
 
     def __init__(
         self,
@@ -242,6 +255,9 @@ class HybridWaterHeater(EchonetObject):
     def autonomous(self, now):
         self.apply(0xB8, bytes((_LINK_OFF,)), now)
         self.apply(0xB0, bytes((_AUTO,)), now)
+
+    def driver_fault(self, on):
+        self.put(0x88, 0x41 if on or not self.appliance.gas_ok else 0x42)
 
     def tick(self, now):
         a = self.appliance

@@ -34,17 +34,19 @@ _HOURS2 = const((13, 15, 17))
 
 class WaterHeaterAppliance:
     """What the ECHONET object needs from a heat-pump water heater.
+    (step, clock_moved and errors: echonet/objects.py, appliance drivers.)
 
-    Ratings are read once; `step(now)` is called about once a second and must refresh the
-    measured attributes and the forecast; `command(epc, code, now)` is called with every
-    well-formed Set of 0xB0, 0xC0, 0xC7, 0xCA, 0xCD or 0xE3 (EDT byte) and returns False
-    to refuse it. Settings are reported back through the attributes (the unit changes some
-    itself: 0xB0 back to automatic, 0xC7 cleared at the shift time).
+    `step(now)` also refreshes the forecast. `command(epc, code, now)` is called with
+    every well-formed Set of 0xB0, 0xC0, 0xC7, 0xCA, 0xCD or 0xE3 (code: the EDT byte)
+    and returns True to accept it (anything else refuses it: SNA). An accepted code must
+    also go into its settings attribute below (mode, reheat, participate, shift1, shift2,
+    auto_bath): the object reads the settings back from them at every step, as the unit
+    changes some itself (0xB0 back to automatic, 0xC7 cleared at the shift time).
     """
 
     capacity_l = 460  # 0xE2
-    start_hour = 23  # standard time to start heating, 0..23 (0xC8)
-    shifts = 2  # energy shifts a day (0xC9)
+    start_hour = 23  # standard time to start heating: 0 (midnight, shown as 24), 1 or 20..23 (0xC8)
+    shifts = 2  # energy shifts a day, 1 or 2 (0xC9; with 1, 0xCD is refused)
     # settings, as ECHONET codes
     mode = _AUTO  # 0xB0
     reheat = 0x41  # 0xC0 daytime reheating permitted
@@ -61,7 +63,7 @@ class WaterHeaterAppliance:
     power_w = 0  # electric input now, estimated (0x84)
     energy_wh = 0.0  # cumulative electric input (0x85)
     # forecast for the next cycle: Wh at HOURS1 (cb, cc) and HOURS2 (ce, cf); bump `rev`
-    # whenever they change
+    # whenever they change. cb, ce: up to 4294967295; cc, cf (Wh per hour): up to 65535
     cb = (0, 0, 0, 0)
     cc = (0, 0, 0, 0)
     ce = (0, 0, 0)
@@ -69,7 +71,14 @@ class WaterHeaterAppliance:
     rev = 0
 
     def step(self, now):
+        """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
         raise NotImplementedError
+
+    def clock_moved(self, delta, now):
+        """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
+        a driver that keeps times of that clock moves them; one that only reads the
+        product has nothing to do."""
+        pass
 
     def command(self, epc, code, now):
         raise NotImplementedError
@@ -92,6 +101,9 @@ class SimWaterHeater(WaterHeaterAppliance):
     or above `reserve_l` until the next cycle. It runs again every hour and on every
     change, so a household that draws more than expected is covered too.
     """
+
+    def clock_moved(self, delta, now):
+        self.last = None  # plan again from the new time, as at power-up (step)
 
     def __init__(
         self,
@@ -359,15 +371,12 @@ class ElectricWaterHeater(EchonetObject):
         x = edt[0]
         a = self.appliance
         # shift 2 comes after shift 1 (so CA 0x11, 17:00, allows no CD: the MRA's rule)
-        if (epc == 0xCA and x and a.shift2 and x >= a.shift2) or (epc == 0xCD and x and x <= a.shift1):
+        if (epc == 0xCA and x and a.shift2 and x >= a.shift2) or (epc == 0xCD and x and (x <= a.shift1 or a.shifts < 2)):
             return False
         if epc == 0x81 or a.command(epc, x, now):
             self._forecast()
             return True
         return False
-
-    def clock_moved(self, delta, now):
-        self.appliance.last = None  # plan again from the new time, as at power-up (step)
 
     def autonomous(self, now):
         for epc in (0xC7, 0xCD, 0xCA):

@@ -123,6 +123,7 @@ class Node:
         # the security event log's record of DR commands and refused writes
         self.audit = None
         self.stats = Stats()
+        self._faulty = []  # objects whose driver raised at its last step (step)
         self.now = 0  # time of the last tick
         self.clock = clock  # optional clock(): read only when a Set arrives
         # set_time(epc, edt, now) -> the new time, or None: a controller's Set of 0x97
@@ -217,13 +218,13 @@ class Node:
                     t = seen
                 if now - t >= limit:
                     t = max(t + limit, last)  # never behind the last tick
-                    d.tick(t)  # up to the expiry under the command in force
                     d.set_at = None
                     expired = True
-                    d.autonomous(t)
                     if self.event:
                         self.event("autonomous %06X: its controller silent for %d s" % (d.eoj, limit))
-            d.tick(now)
+                    if self.step(d, t):  # up to the expiry under the command in force
+                        self.step(d, t, d.autonomous)
+            self.step(d, now)
         if expired:  # forget controllers no command in force came from
             keep = [d.set_by for d in self.devices if d.set_at is not None]
             for src in list(heard):
@@ -276,6 +277,29 @@ class Node:
         except Exception as e:
             self.failed(e)
         self._at = None
+
+    def step(self, d, now, do=None):
+        """d.tick(now), or do(now): the appliance's driver at work. One that raises (a bus
+        timeout, say) is a fault: 0x88 goes to 0x41 (announced), the node serves on with
+        the last values, and the first tick that works clears it. Returns whether it worked."""
+        try:
+            (do or d.tick)(now)
+        except MemoryError:
+            raise  # no heap: the caller's to handle (app's tick loop skips the second)
+        except Exception as e:
+            self.stats.errors += 1
+            if d not in self._faulty:  # logged as the fault begins, not every second
+                self._faulty.append(d)
+                d.driver_fault(True)
+                if self.event:
+                    self.event("ERROR appliance %06X: %r; serving its last values, 0x88 fault" % (d.eoj, e))
+            return False
+        if do is None and self._faulty and d in self._faulty:
+            self._faulty.remove(d)
+            d.driver_fault(False)
+            if self.event:
+                self.event("appliance %06X works again" % d.eoj)
+        return True
 
     def failed(self, e):
         """serve raised (a bug), or the heap had no room for a datagram: counted and
@@ -428,7 +452,7 @@ class Node:
             if self.clock is not None:  # a Set acts from the moment it arrives, not the last tick
                 now = self.clock()
             if now > self.now:
-                obj.tick(now)  # the plant runs up to now under the command it had
+                self.step(obj, now)  # the plant runs up to now under the command it had
         for _ in range(opc):
             e = data[i]
             j = i + 2 + data[i + 1]
@@ -447,7 +471,15 @@ class Node:
                     now = t
                     obj.put(e, v)
             else:
-                took = obj.accept(e, v, now)
+                try:
+                    took = obj.accept(e, v, now)
+                except MemoryError:
+                    raise
+                except Exception as ex:  # the driver could not pass it on: refused, as one it cannot carry out
+                    took = False
+                    self.stats.errors += 1
+                    if self.event:
+                        self.event("ERROR appliance %06X did not take %02X=%s: %r" % (obj.eoj, e, v.hex(), ex))
                 if took:
                     obj.put(e, v)
                     obj.was_set(e, now)

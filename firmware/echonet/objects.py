@@ -3,6 +3,22 @@
 Values are kept as EDT bytes so a Get is a dictionary lookup. Whoever changes a value,
 a controller's Set or the appliance itself, goes through `put`, which records a change of
 an announced property so the node can send the status-change INF.
+
+Appliance drivers. A device object drives an appliance through its class's interface
+(drready/battery.py BatteryAppliance and its siblings; a driver for a real product
+subclasses it: README, Driving a real appliance). What they share:
+- Ratings are read once, when the object is made.
+- `step(now)` refreshes the measured attributes from the product. The object calls it
+  when it is made, about once a second after that, and just before it carries out a Set.
+  `now` is the node's clock in whole Unix seconds (UTC): it runs SPEED times fast in the
+  simulator and jumps when a controller sets 0x97/0x98 (`clock_moved` is called first).
+  Return promptly: the node serves its controllers between steps.
+- `command(...)` passes an accepted setting on to the product; what it receives is the
+  class's own (its interface says).
+- A step or command that raises (a bus that does not answer, say) does not stop the
+  node (echonet/node.py, Node.step): a failing step is a fault, 0x88 = 0x41 announced,
+  while the node serves the last values, cleared by the first step that works; a failing
+  command refuses the Set (SNA).
 """
 from micropython import const
 
@@ -116,14 +132,19 @@ class EchonetObject:
         """Called about once a second with the node's time in Unix seconds."""
         pass
 
+    def driver_fault(self, on):
+        """The node found the appliance's driver failing (it raised) or working again: the
+        fault status 0x88. A class with faults of its own reports them here too."""
+        self.put(0x88, 0x41 if on else 0x42)
+
     def clock_moved(self, delta, now):
         """A controller set the clock (0x97/0x98): every time is `delta` seconds later
         than it was, `now` is the new time. The appliance's last step moves with it, so
         the jump is not taken for time that passed. Subclasses with other times of their
         own (a window) move those too."""
         a = getattr(self, "appliance", None)
-        if a is not None and getattr(a, "last", None) is not None:
-            a.last += delta
+        if a is not None:
+            a.clock_moved(delta, now)
 
     def autonomous(self, now):
         """Return to the appliance's own operation: the DR command expired or the

@@ -1,7 +1,9 @@
-"""A stand-in for a real battery driver, as an appliance engineer would write one: it
-reports what its (here fixed) meter reads and records the commands it is given. Named in
-a config's appliances by test_appliances.py."""
+"""Stand-ins for real battery drivers, as an appliance engineer would write them, named in
+a config's appliances by test_appliances.py (and, compiled into a firmware image, by
+e2e/test_appliance_driver.py). MeteredBattery reports what its (here fixed) meter reads
+and records the commands it is given; the others fail the ways real drivers do."""
 from drready.battery import BatteryAppliance
+from drready.water_heater import WaterHeaterAppliance
 
 
 class MeteredBattery(BatteryAppliance):
@@ -19,12 +21,43 @@ class MeteredBattery(BatteryAppliance):
         self.state = 0x43  # discharging
         self.commands = []
         self.steps = 0
+        self.last = "the driver's own"  # a name the simulated plants use too: not the object's to touch
+        self.down = False  # True: the inverter stops answering
+        self.refuse = False  # True: it does not acknowledge commands
 
     def step(self, now):
+        if self.down:
+            raise OSError(5, "inverter did not answer")  # EIO
         self.steps += 1
 
     def command(self, mode, setting):
+        if self.refuse:
+            raise OSError(5, "inverter did not acknowledge")
         self.commands.append(mode)
+
+
+class Unfinished(BatteryAppliance):
+    """Ratings, but no step: the interface's NotImplementedError."""
+
+    capacity_wh = 5000
+    charge_w = discharge_w = (200, 2000)
+
+    def __init__(self, instance):
+        pass
+
+    def command(self, mode, setting):
+        pass
+
+
+class Heater(WaterHeaterAppliance):
+    """An appliance, but a water heater's: the battery object finds no charge_w."""
+
+    def __init__(self, instance):
+        pass
+
+
+def not_an_appliance(instance):
+    return object()
 
 
 NOT_CALLABLE = 7

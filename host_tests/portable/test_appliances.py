@@ -9,7 +9,7 @@ from app import ConfigError
 from drready import appliances
 from drready.battery import SimBattery
 
-from .support import ID, SRC, Net, request
+from .support import ID, SRC, Net, h, request
 
 T0 = 1764201600
 METERED = "portable.metered_battery.MeteredBattery"
@@ -25,7 +25,7 @@ def _refused(cfg, *words):
     try:
         startup.check_config(cfg)
         for name in cfg.get("objects", ["battery"]):
-            appliances.load(cfg["appliances"], name, 3 if "3" in words else 1)
+            appliances.make(cfg["appliances"], name, 3 if "3" in words else 1, ID, T0)
     except ConfigError as e:
         for w in words:
             assert w in str(e), (w, str(e))
@@ -72,8 +72,68 @@ def test_a_bad_appliances_entry_is_one_line_naming_it():
              "cannot load portable.metered_battery.Missing")
     _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.NOT_CALLABLE"}},
              "portable.metered_battery.NOT_CALLABLE is not a class or function")
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.not_an_appliance"}},
+             "not_an_appliance(1) is not an appliance: subclass the battery's interface")
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.Unfinished"}},
+             "Unfinished(1) does not work as the battery's appliance (NotImplementedError")
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.Heater"}},
+             "Heater(1) does not work as the battery's appliance (AttributeError")
 
 
 def test_a_driver_that_cannot_reach_its_appliance_stops_the_start_with_one_line():
     _refused({"objects": ["battery"], "appliances": {"battery": METERED}}, "3", "MeteredBattery(3) did not start",
              "no inverter at Modbus address 3")
+
+
+def _metered(**settings):
+    cfg = {"objects": ["battery"], "appliances": {"battery": METERED}, "legacy_write": [SRC[0]]}
+    node, net = _node(cfg)
+    events = []
+    node.event = events.append
+    node.start(T0)
+    net.take()
+    return node, net, node.devices[0], events
+
+
+def test_a_driver_that_stops_answering_is_a_fault_and_the_node_serves_on():
+    node, net, b, events = _metered()
+    node.tick(T0 + 1)
+    b.appliance.down = True
+    for k in range(2, 5):
+        node.tick(T0 + k)
+    # the fault announced once, logged once
+    assert [f for d, f in net.take() if d is None and f[4:7] == b"\x02\x7d\x01"] == [
+        h("1081 0002 027D01 0EF001 73 01 88 01 41")]
+    assert [e for e in events if "ERROR appliance" in e] == [
+        "ERROR appliance 027D01: OSError(5, 'inverter did not answer'); serving its last values, 0x88 fault"]
+    # reads go on, from the last values
+    out = request(node, net, "1081 0009 05FF01 027D01 62 02 88 00 E4 00")
+    assert out == [(SRC, h("1081 0009 027D01 05FF01 72 02 88 01 41 E4 01 19"))]
+    # a Set while it is down: the step before it fails, the command still goes through
+    assert request(node, net, "1081 000A 05FF01 027D01 61 01 DA 01 42", now=T0 + 5)[0][1][10] == 0x71
+    b.appliance.down = False
+    node.tick(T0 + 6)
+    assert h("1081 0004 027D01 0EF001 73 01 88 01 42") in [f for d, f in net.take() if d is None]
+    assert events[-1] == "appliance 027D01 works again"
+
+
+def test_a_command_the_driver_cannot_pass_on_is_refused_with_the_sna_echo():
+    node, net, b, events = _metered()
+    b.appliance.refuse = True
+    out = request(node, net, "1081 0007 05FF01 027D01 61 01 DA 01 42", now=T0 + 1)
+    assert out == [(SRC, h("1081 0007 027D01 05FF01 51 01 DA 01 42"))]
+    assert events[-2:] == ["ERROR appliance 027D01 did not take DA=42: OSError(5, 'inverter did not acknowledge')",
+                           "set refused 027D01 DA=42"]
+    assert b.get(0xDA) != b"\x42"
+
+
+def test_a_clock_set_leaves_the_drivers_own_attributes_alone():
+    from drready.clock import setter
+
+    from .test_clock_set import Clock
+
+    node, net, b, _events = _metered()
+    node.set_time = setter(Clock(T0))
+    assert request(node, net, "1081 0008 05FF01 027D01 61 01 97 02 0C00", now=T0 + 1)[0][1][10] == 0x71
+    node.tick(T0 + 3600)
+    assert b.appliance.last == "the driver's own" and b.get(0x88) == b"\x42"
