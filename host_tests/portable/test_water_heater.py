@@ -438,3 +438,13 @@ def test_appliance_interface_is_all_the_object_needs():
     node.tick(T0 + 10)
     assert infs(net) == [h("026B01 0EF001 73 01 B2 01 41")]
     assert dev.get(0x84) == h("0320")
+
+
+def test_a_unit_with_one_shift_a_day_refuses_a_second_shift_time():
+    a = SimWaterHeater()
+    a.shifts = 1
+    node, net, dev = make(appliance=a)
+    assert dev.get(0xC9) == b"\x01"
+    setc(node, net, "CA 01 0C", T0 + 1)
+    setc(node, net, "CD 01 0F", T0 + 2, ok=False)
+    setc(node, net, "CD 01 00", T0 + 3)  # clearing it is no second shift
