@@ -417,27 +417,29 @@ def round_trips(targets, log, blocks):
     """targets: [(key, label, client, frames)]. Returns {(shape, key): [rate per block]}, lost."""
     rates = {}
     lost_total = 0
-    for shape, _ in SHAPES:  # warm-up, not recorded
-        os.sched_setaffinity(0, {load_core(shape)})  # this thread: the load generator
-        for _key, _label, client, fr in targets:
-            client.drain()
-            run_block(client, shape, fr, WARMUP)
-    for b in range(blocks):
-        order = targets if b % 2 == 0 else targets[::-1]
-        for shape, _ in SHAPES:
-            os.sched_setaffinity(0, {load_core(shape)})
-            for key, _label, client, fr in order:
+    try:
+        for shape, _ in SHAPES:  # warm-up, not recorded
+            os.sched_setaffinity(0, {load_core(shape)})  # this thread: the load generator
+            for _key, _label, client, fr in targets:
                 client.drain()
-                rate, lost = run_block(client, shape, fr, PER_BLOCK)
-                lost_total += lost
-                rates.setdefault((shape, key), []).append(rate)
-        parts = []
-        for shape, _ in SHAPES:
-            last = {k: rates[(shape, k)][-1] for k, *_ in targets}
-            ratios = "  ".join("node/%s %.2f" % (k, last["node1"] / last[k]) for k in ("echo", "uecho1") if k in last)
-            parts.append("%s: node %.0f/s  %s" % (shape, last["node1"], ratios))
-        log("  block %2d/%d  %s" % (b + 1, blocks, "   ".join(parts)))
-    os.sched_setaffinity(0, {CORE})
+                run_block(client, shape, fr, WARMUP)
+        for b in range(blocks):
+            order = targets if b % 2 == 0 else targets[::-1]
+            for shape, _ in SHAPES:
+                os.sched_setaffinity(0, {load_core(shape)})
+                for key, _label, client, fr in order:
+                    client.drain()
+                    rate, lost = run_block(client, shape, fr, PER_BLOCK)
+                    lost_total += lost
+                    rates.setdefault((shape, key), []).append(rate)
+            parts = []
+            for shape, _ in SHAPES:
+                last = {k: rates[(shape, k)][-1] for k, *_ in targets}
+                ratios = "  ".join("node/%s %.2f" % (k, last["node1"] / last[k]) for k in ("echo", "uecho1") if k in last)
+                parts.append("%s: node %.0f/s  %s" % (shape, last["node1"], ratios))
+            log("  block %2d/%d  %s" % (b + 1, blocks, "   ".join(parts)))
+    finally:  # back to the servers' core, however the blocks ended
+        os.sched_setaffinity(0, {CORE})
     return rates, lost_total
 
 

@@ -23,10 +23,14 @@ def make(appliances, name, instance, identity, now):
     driver = load(appliances, name, instance)
     try:
         return registry.make(name, instance, identity, now, driver)
-    except (AttributeError, NotImplementedError, TypeError, ValueError, OSError) as e:
+    except MemoryError:
+        raise
+    except Exception as e:
         if driver is None:
             raise
-        # the object reads its ratings and takes a first step as it is made
+        # the object reads its ratings and takes a first step as it is made: a driver that
+        # cannot do that (a missing attribute, a bus with no answer) stops this start; on a
+        # board the next start, after its reset, tries again
         raise ConfigError("appliances: %s: %s(%d) does not work as the %s's appliance (%s: %s)"
                           % (name, appliances[name], instance, name, type(e).__name__, e))
 
@@ -46,9 +50,11 @@ def load(appliances, name, instance):
         raise ConfigError("appliances: %s: %s is not a class or function" % (name, where))
     try:
         driver = make(instance)
-    except (OSError, ValueError) as e:  # its bus or port did not open, say: not the network's
-        raise ConfigError("appliances: %s: %s(%d) did not start (%s)" % (name, where, instance, e))
-    if not (hasattr(driver, "step") and hasattr(driver, "command")):
+    except MemoryError:
+        raise
+    except Exception as e:  # its bus or port did not open, say: not the network's
+        raise ConfigError("appliances: %s: %s(%d) did not start (%s: %s)" % (name, where, instance, type(e).__name__, e))
+    if not (hasattr(driver, "step") and hasattr(driver, "command") and hasattr(driver, "clock_moved")):
         raise ConfigError("appliances: %s: %s(%d) is not an appliance: subclass the %s's interface (README, "
                           "Driving a real appliance)" % (name, where, instance, name))
     return driver

@@ -11,7 +11,7 @@ from micropython import const
 from drready.battery_props import CLASS_CODE, TABLE
 from drready.clock import date_edt, time_edt
 from drready.household import LOAD, SOLAR, hourly, next_hour
-from echonet.objects import EchonetObject, device_values
+from echonet.objects import EchonetObject, device_values, restore
 
 # 0xDA / 0xCF operation modes
 _RAPID_CHARGE = const(0x41)
@@ -231,6 +231,7 @@ class StorageBattery(EchonetObject):
 
     def accept(self, epc, edt, now):
         s = self.settings
+        saved = dict(s.__dict__)  # put back if the driver cannot take the change
         x = edt[0]
         if epc == 0xDA:
             if x not in _SUPPORTED_MODES:
@@ -268,7 +269,11 @@ class StorageBattery(EchonetObject):
             if x >= s.upper_pct:
                 return False
             s.lower_pct = x
-        self.appliance.command(s.mode if s.on else 0x31, s)
+        try:
+            self.appliance.command(s.mode if s.on else 0x31, s)
+        except Exception:
+            restore(s, saved)
+            raise
         return True
 
     def autonomous(self, now):

@@ -44,7 +44,7 @@ from micropython import const
 from drready.clock import date_edt, time_edt
 from drready.ev_charger_props import CLASS_CODE, TABLE
 from drready.household import LOAD, hourly
-from echonet.objects import EchonetObject, device_values
+from echonet.objects import EchonetObject, device_values, restore
 
 # 0xDA / 0xE1 operation modes
 _CHARGE = const(0x42)
@@ -364,6 +364,7 @@ class EVChargerDischarger(EchonetObject):
     def accept(self, epc, edt, now):
         s = self.settings
         a = self.appliance
+        saved = dict(s.__dict__)  # put back if the driver cannot take the change
         x = edt[0]
         if epc == 0xDA:
             if x not in _SUPPORTED_MODES:
@@ -381,12 +382,7 @@ class EVChargerDischarger(EchonetObject):
             else:
                 s.discharge_method = x
             if s.power and (s.charge_method if s.power > 0 else s.discharge_method) != _V2G:
-                # the V2G setpoint no longer drives anything: 0xE0 says so, and is no
-                # longer a setting to keep across a restart
-                s.power = 0
-                self.put(0xE0, 0)
-                if 0xE0 in self.accepted:
-                    self.accepted.remove(0xE0)
+                s.power = 0  # the V2G setpoint no longer drives anything (0xE0 below)
         elif epc == 0xEB or epc == 0xEC:
             w = _u32(edt)
             lo, hi = a.charge_w if epc == 0xEB else a.discharge_w
@@ -418,9 +414,20 @@ class EVChargerDischarger(EchonetObject):
                 mode = _STANDBY
             s.power = w
             s.mode = mode
-            self.put(0xDA, mode)
         # 0xCD connection confirmation: the appliance reads the connection in every step
-        a.command(s)
+        try:
+            a.command(s)
+        except Exception:
+            restore(s, saved)
+            raise
+        if epc == 0xE0:
+            self.put(0xDA, s.mode)  # the setpoint's sign sets the mode
+        elif s.power != saved["power"]:
+            # a method no longer V2G: the setpoint drives nothing, 0xE0 says so, and it is
+            # no longer a setting to keep across a restart
+            self.put(0xE0, 0)
+            if 0xE0 in self.accepted:
+                self.accepted.remove(0xE0)
         return True
 
     def autonomous(self, now):

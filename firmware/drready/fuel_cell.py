@@ -311,6 +311,7 @@ class FuelCell(EchonetObject):
         elif epc == 0xD2 and x == 0x41 and self.appliance.interconnect == _INDEPENDENT:
             return False  # off-grid it can only follow the load
         self._step(now)  # what happened so far, under the command in force
+        saved = (self.on, self.gen, self.maximum, self.win)  # put back if the driver cannot take it
         if epc == 0x80:
             self.on = x == 0x30
         elif epc == 0xCA:
@@ -318,7 +319,11 @@ class FuelCell(EchonetObject):
         elif epc == 0xD2:
             self.maximum = x == 0x41
         self.win = win
-        self._command(now)
+        try:
+            self._command(now)
+        except Exception:
+            self.on, self.gen, self.maximum, self.win = saved
+            raise
         self.put(0xCB, self.appliance.state)  # a start or stop shows at once
         return True
 

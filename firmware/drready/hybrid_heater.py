@@ -235,6 +235,7 @@ class HybridWaterHeater(EchonetObject):
 
     def accept(self, epc, edt, now):
         x = edt[0]
+        saved = (self.auto, self.linkage, self.window)  # put back if the driver cannot take it
         if epc == 0xB0:
             if x == _MANUAL_STOP and not self.appliance.gas_ok:
                 return False  # the heat pump is the only source of hot water left
@@ -249,7 +250,11 @@ class HybridWaterHeater(EchonetObject):
             self.window = (s, e)
         else:
             return True
-        self.appliance.command(self.auto, self.linkage, self.window[0], self.window[1])
+        try:
+            self.appliance.command(self.auto, self.linkage, self.window[0], self.window[1])
+        except Exception:
+            self.auto, self.linkage, self.window = saved
+            raise
         return True
 
     def autonomous(self, now):
@@ -265,7 +270,6 @@ class HybridWaterHeater(EchonetObject):
         put = self.put
         put(0x84, min(a.power_w, 65533))
         put(0x85, int(a.energy_wh) % 1000000000)
-        put(0x88, 0x42 if a.gas_ok else 0x41)
         put(0xB2, 0x41 if a.heating else 0x42)
         put(0xB3, 0x41 if a.space_heating else 0x42)
         put(0xC3, 0x41 if a.supplying else 0x42)
@@ -274,3 +278,4 @@ class HybridWaterHeater(EchonetObject):
         if self.auto == _AUTO and a.gas_ok:
             up, down = a.dr_amount(now, self.window[0], self.window[1])
         put(0xF0, struct.pack(">II", up, down))
+        put(0x88, 0x42 if a.gas_ok else 0x41)  # last: a driver fault (Node.step) stands until a tick gets here

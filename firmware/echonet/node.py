@@ -207,25 +207,12 @@ class Node:
         next accepted Set). Settings restored at boot are timed from the boot."""
         last = self.now
         self.now = now
-        limit = self.dr_timeout
-        heard = self._heard
         expired = False
         for d in self.devices:
-            t = d.set_at
-            if limit and t is not None:
-                seen = heard.get(d.set_by)
-                if seen is not None and seen > t:
-                    t = seen
-                if now - t >= limit:
-                    t = max(t + limit, last)  # never behind the last tick
-                    d.set_at = None
-                    expired = True
-                    if self.event:
-                        self.event("autonomous %06X: its controller silent for %d s" % (d.eoj, limit))
-                    if self.step(d, t):  # up to the expiry under the command in force
-                        self.step(d, t, d.autonomous)
-            self.step(d, now)
+            if self.step(d, now, last):
+                expired = True
         if expired:  # forget controllers no command in force came from
+            heard = self._heard
             keep = [d.set_by for d in self.devices if d.set_at is not None]
             for src in list(heard):
                 if src not in keep:
@@ -259,7 +246,14 @@ class Node:
         for d in self.devices:
             if d.set_at is not None:
                 d.set_at += delta
-            d.clock_moved(delta, t)
+            try:
+                d.clock_moved(delta, t)
+            except MemoryError:
+                raise
+            except Exception as e:  # a driver's clock_moved: its times stay where they were
+                self.stats.errors += 1
+                if self.event:
+                    self.event("ERROR appliance %06X as the clock moved: %r" % (d.eoj, e))
         return t
 
     # -- incoming -----------------------------------------------------------------
@@ -278,12 +272,31 @@ class Node:
             self.failed(e)
         self._at = None
 
-    def step(self, d, now, do=None):
-        """d.tick(now), or do(now): the appliance's driver at work. One that raises (a bus
-        timeout, say) is a fault: 0x88 goes to 0x41 (announced), the node serves on with
-        the last values, and the first tick that works clears it. Returns whether it worked."""
+    def step(self, d, now, last=None):
+        """The appliance's driver at work. With last (the last tick's time), d's tick: a DR
+        command whose controller fell silent for dr_timeout ends (the plant run up to the
+        expiry under it, then autonomous; True returned), then the plant runs to now.
+        Without, d.tick(now) alone, before a Set. A driver that raises (a bus timeout, say)
+        is a fault: 0x88 goes to 0x41 (announced), the node serves on with the last values,
+        and the first tick that works clears it; a command ends only once autonomous() has
+        run, so a driver that failed on the way tries again at the next tick."""
+        ended = False
         try:
-            (do or d.tick)(now)
+            t = d.set_at
+            limit = self.dr_timeout
+            if last is not None and limit and t is not None:
+                seen = self._heard.get(d.set_by)
+                if seen is not None and seen > t:
+                    t = seen
+                if now - t >= limit:
+                    t = max(t + limit, last)  # never behind the last tick
+                    d.tick(t)
+                    d.autonomous(t)
+                    d.set_at = None
+                    ended = True
+                    if self.event:
+                        self.event("autonomous %06X: its controller silent for %d s" % (d.eoj, limit))
+            d.tick(now)
         except MemoryError:
             raise  # no heap: the caller's to handle (app's tick loop skips the second)
         except Exception as e:
@@ -293,13 +306,13 @@ class Node:
                 d.driver_fault(True)
                 if self.event:
                     self.event("ERROR appliance %06X: %r; serving its last values, 0x88 fault" % (d.eoj, e))
-            return False
-        if do is None and self._faulty and d in self._faulty:
+            return ended
+        if self._faulty and d in self._faulty:
             self._faulty.remove(d)
             d.driver_fault(False)
             if self.event:
                 self.event("appliance %06X works again" % d.eoj)
-        return True
+        return ended
 
     def failed(self, e):
         """serve raised (a bug), or the heap had no room for a datagram: counted and

@@ -13,7 +13,7 @@ from tools import build, romfs
 from . import enl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DRIVER = os.path.join(os.path.dirname(HERE), "portable", "metered_battery.py")
+DRIVER = os.path.join(os.path.dirname(HERE), "portable", "sample_drivers.py")
 BATTERY = 0x027D01
 
 
@@ -21,7 +21,7 @@ BATTERY = 0x027D01
 def driver_build(tmp_path_factory):
     fw = tmp_path_factory.mktemp("driver") / "firmware"
     build.build(out=str(fw), root_keys=[])
-    subprocess.run([build.MPY_CROSS, "-s", "metered_battery.py", "-o", str(fw / "metered_battery.mpy"), DRIVER],
+    subprocess.run([build.MPY_CROSS, "-s", "sample_drivers.py", "-o", str(fw / "sample_drivers.mpy"), DRIVER],
                    check=True, timeout=60)
     romfs.write_image(str(fw), romfs.image_of(str(fw)))
     return fw
@@ -29,7 +29,7 @@ def driver_build(tmp_path_factory):
 
 def test_the_battery_reports_and_obeys_the_driver_appliances_names(node_factory, driver_build):
     n = node_factory(objects=["battery"], extra=["--firmware", str(driver_build),
-                                                 "--appliances", "battery=metered_battery.MeteredBattery"])
+                                                 "--appliances", "battery=sample_drivers.MeteredBattery"])
     with enl.RawController(n.ctrl) as c:
         f = c.get(n.addr, BATTERY, [0xE4, 0xD3, 0xCF, 0xC9])
         assert f.esv == enl.GET_RES

@@ -12,7 +12,7 @@ from drready.battery import SimBattery
 from .support import ID, SRC, Net, h, request
 
 T0 = 1764201600
-METERED = "portable.metered_battery.MeteredBattery"
+METERED = "portable.sample_drivers.MeteredBattery"
 
 
 def _node(cfg):
@@ -68,15 +68,15 @@ def test_a_bad_appliances_entry_is_one_line_naming_it():
         _refused({"objects": ["battery"], "appliances": {"battery": where}}, "not module.name")
     _refused({"objects": ["battery"], "appliances": {"battery": "portable.no_such_driver.Battery"}},
              "battery", "cannot load portable.no_such_driver.Battery")
-    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.Missing"}},
-             "cannot load portable.metered_battery.Missing")
-    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.NOT_CALLABLE"}},
-             "portable.metered_battery.NOT_CALLABLE is not a class or function")
-    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.not_an_appliance"}},
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.sample_drivers.Missing"}},
+             "cannot load portable.sample_drivers.Missing")
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.sample_drivers.NOT_CALLABLE"}},
+             "portable.sample_drivers.NOT_CALLABLE is not a class or function")
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.sample_drivers.not_an_appliance"}},
              "not_an_appliance(1) is not an appliance: subclass the battery's interface")
-    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.Unfinished"}},
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.sample_drivers.Unfinished"}},
              "Unfinished(1) does not work as the battery's appliance (NotImplementedError")
-    _refused({"objects": ["battery"], "appliances": {"battery": "portable.metered_battery.Heater"}},
+    _refused({"objects": ["battery"], "appliances": {"battery": "portable.sample_drivers.Heater"}},
              "Heater(1) does not work as the battery's appliance (AttributeError")
 
 
@@ -137,3 +137,97 @@ def test_a_clock_set_leaves_the_drivers_own_attributes_alone():
     assert request(node, net, "1081 0008 05FF01 027D01 61 01 97 02 0C00", now=T0 + 1)[0][1][10] == 0x71
     node.tick(T0 + 3600)
     assert b.appliance.last == "the driver's own" and b.get(0x88) == b"\x42"
+
+
+def reply(node, net, text, now):
+    """The node's unicast reply to a request, whatever it announced before."""
+    net.take()
+    return [f for d, f in request(node, net, text, now=now) if d is not None][0]
+
+
+def test_a_dr_command_that_lapses_while_the_driver_fails_ends_once_it_works():
+    node, net, b, events = _metered()
+    node.dr_timeout = 10
+    assert reply(node, net, "1081 0011 05FF01 027D01 61 01 DA 01 42", T0 + 1)[10] == 0x71
+    b.appliance.down = True
+    for k in range(2, 20):  # the command lapses at T0 + 11, while the inverter does not answer
+        node.tick(T0 + k)
+    assert b.get(0xDA) == b"\x42" and b.set_at is not None and b.get(0x88) == b"\x41"
+    b.appliance.down = False
+    node.tick(T0 + 20)
+    assert b.get(0xDA) == b"\x46" and b.set_at is None and b.get(0x88) == b"\x42"  # automatic again
+    assert b.appliance.commands[-1] == 0x46
+    assert "autonomous 027D01: its controller silent for 10 s" in events
+    # and a command refused at the expiry is tried again too
+    assert reply(node, net, "1081 0012 05FF01 027D01 61 01 DA 01 42", T0 + 21)[10] == 0x71
+    b.appliance.refuse = True
+    for k in range(22, 40):
+        node.tick(T0 + k)
+    assert b.get(0xDA) == b"\x42" and b.set_at is not None
+    b.appliance.refuse = False
+    node.tick(T0 + 40)
+    assert b.get(0xDA) == b"\x46" and b.set_at is None
+
+
+def test_a_refused_command_leaves_the_objects_settings_as_they_were():
+    node, net, b, _events = _metered()
+    mode = b.settings.mode
+    b.appliance.refuse = True
+    assert reply(node, net, "1081 0013 05FF01 027D01 61 01 DA 01 42", T0 + 1)[10] == 0x51
+    assert b.settings.mode == mode
+    b.appliance.refuse = False
+    assert reply(node, net, "1081 0014 05FF01 027D01 61 01 EB 04 000003E8", T0 + 2)[10] == 0x71
+    assert b.appliance.commands[-1] == mode  # not the mode the refused Set asked for
+    assert b.settings.charge_w == 1000
+
+
+def test_a_refused_v2g_setpoint_changes_neither_mode_nor_setpoint():
+    cfg = {"objects": ["ev_charger"], "appliances": {"ev_charger": "portable.sample_drivers.FlakyEV"},
+           "legacy_write": [SRC[0]]}
+    night = T0 - T0 % 86400 + 20 * 3600  # 20:00: the car is home
+    net = Net()
+    node = startup.build(cfg, ID, net.send, night)
+    ev = node.devices[0]
+    node.start(night)
+    assert reply(node, net, "1081 0021 05FF01 027E01 61 01 DC 01 06", night + 1)[10] == 0x71  # V2G
+    ev.appliance.refuse = True
+    out = reply(node, net, "1081 0022 05FF01 027E01 6E 01 E0 04 000003E8 01 DA 00", night + 2)
+    assert out == h("1081 0022 027E01 05FF01 5E 01 E0 04 000003E8 01 DA 01 44")  # mode as it was
+    assert ev.settings.power == 0 and ev.settings.mode == 0x44 and ev.get(0xE0) == b"\0\0\0\0"
+
+
+def test_a_driver_that_cannot_follow_the_clock_does_not_stop_the_clock_set():
+    from drready.clock import setter
+
+    from .test_clock_set import Clock
+
+    cfg = {"objects": ["battery", "battery"], "legacy_write": [SRC[0]],
+           "appliances": {"battery": "portable.sample_drivers.ClockTrouble"}}
+    net = Net()
+    node = startup.build(cfg, ID, net.send, T0)
+    events = []
+    node.event = events.append
+    node.set_time = setter(Clock(T0))
+    node.start(T0)
+    out = reply(node, net, "1081 0031 05FF01 027D01 61 01 97 02 0C00", T0 + 1)
+    assert out == h("1081 0031 027D01 05FF01 71 01 97 00")
+    moved = [e for e in events if "as the clock moved" in e]
+    assert [e[:43] for e in moved] == ["ERROR appliance 027D0%d as the clock moved: " % i for i in (1, 2)]
+    assert all("ValueError('the inverter refused the new time'" in e for e in moved), moved  # repr: ...',) in MicroPython
+
+
+def test_a_hybrid_whose_forecast_fails_keeps_its_fault_until_it_works():
+    cfg = {"objects": ["hybrid_heater"], "appliances": {"hybrid_heater": "portable.sample_drivers.FlakyHybrid"}}
+    net = Net()
+    node = startup.build(cfg, ID, net.send, T0)
+    hy = node.devices[0]
+    node.start(T0)
+    net.take()
+    hy.appliance.down = True
+    for k in range(1, 5):
+        node.tick(T0 + k)
+    fault = [f[-1] for d, f in net.take() if d is None and f[12] == 0x88]
+    assert fault == [0x41] and hy.get(0x88) == b"\x41"  # announced once, not flipped back by the next tick
+    hy.appliance.down = False
+    node.tick(T0 + 5)
+    assert [f[-1] for d, f in net.take() if d is None and f[12] == 0x88] == [0x42]

@@ -1,8 +1,10 @@
-"""Stand-ins for real battery drivers, as an appliance engineer would write them, named in
-a config's appliances by test_appliances.py (and, compiled into a firmware image, by
+"""Stand-ins for real appliance drivers, as an appliance engineer would write them, named
+in a config's appliances by test_appliances.py (and, compiled into a firmware image, by
 e2e/test_appliance_driver.py). MeteredBattery reports what its (here fixed) meter reads
 and records the commands it is given; the others fail the ways real drivers do."""
 from drready.battery import BatteryAppliance
+from drready.ev_charger import SimEV
+from drready.hybrid_heater import SimHybridHeater
 from drready.water_heater import WaterHeaterAppliance
 
 
@@ -34,6 +36,37 @@ class MeteredBattery(BatteryAppliance):
         if self.refuse:
             raise OSError(5, "inverter did not acknowledge")
         self.commands.append(mode)
+
+
+class ClockTrouble(MeteredBattery):
+    def clock_moved(self, delta, now):
+        raise ValueError("the inverter refused the new time")
+
+
+class FlakyEV(SimEV):
+    """The simulated unit behind a link that may refuse commands."""
+
+    def __init__(self, instance):
+        SimEV.__init__(self)
+        self.refuse = False
+
+    def command(self, settings):
+        if self.refuse:
+            raise OSError(5, "V2H unit did not acknowledge")
+        SimEV.command(self, settings)
+
+
+class FlakyHybrid(SimHybridHeater):
+    """The simulated unit whose usage forecast (0xF0's input) may fail to load."""
+
+    def __init__(self, instance):
+        SimHybridHeater.__init__(self)
+        self.down = False
+
+    def expected_draw(self, t0, t1):
+        if self.down:
+            raise OSError(5, "usage history unavailable")
+        return SimHybridHeater.expected_draw(self, t0, t1)
 
 
 class Unfinished(BatteryAppliance):
