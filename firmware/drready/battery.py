@@ -149,6 +149,8 @@ class SimBattery(BatteryAppliance):
         return -w, _DISCHARGE
 
     def step(self, now):
+        if self.last is not None and now < self.last:
+            return  # already run past it (a Set's step): never count time twice
         t = now if self.last is None else self.last
         self.last = now
         while t < now:  # hour by hour: the household's load and solar change on the hour
@@ -277,11 +279,13 @@ class StorageBattery(EchonetObject):
         return True
 
     def autonomous(self, now):
+        # the mode first: a driver that fails half-way leaves the command in force as it
+        # was (Node.step tries again), never its mode with the power limits already lifted
+        self.apply(0xDA, bytes((_AUTO,)), now)
         for epc in (0xAA, 0xAB, 0xEB, 0xEC):
             self.apply(epc, b"\0\0\0\0", now)
         self.apply(0xC1, bytes((_DESIGNATED,)), now)
         self.apply(0xC2, bytes((_DESIGNATED,)), now)
-        self.apply(0xDA, bytes((_AUTO,)), now)
 
     def tick(self, now):
         a = self.appliance

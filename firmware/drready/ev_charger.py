@@ -284,6 +284,8 @@ class SimEV(EVAppliance):
             self.discharged_wh += self._count(1, ac)
 
     def step(self, now):
+        if self.last is not None and now < self.last:
+            return  # already run past it (a Set's step): never count time twice
         if self.last is None:
             self.last = now
             self.connected = self.plugged(now)
@@ -433,6 +435,9 @@ class EVChargerDischarger(EchonetObject):
     def autonomous(self, now):
         a = self.appliance
         apply = self.apply
+        # the mode first: a driver that fails half-way leaves the command in force as it
+        # was (Node.step tries again), never its mode with the power limits already lifted
+        apply(0xDA, bytes((_AUTO,)), now)
         apply(0xE0, b"\0\0\0\0", now)
         apply(0xDC, bytes((_DESIGNATED,)), now)
         apply(0xDD, bytes((_DESIGNATED,)), now)
@@ -440,7 +445,6 @@ class EVChargerDischarger(EchonetObject):
         apply(0xEC, struct.pack(">I", a.discharge_w[1]), now)
         apply(0xE7, b"\0\0\0\0", now)
         apply(0xEA, b"\0\0\0\0", now)
-        apply(0xDA, bytes((_AUTO,)), now)
 
     def tick(self, now):
         a = self.appliance

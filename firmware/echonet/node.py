@@ -278,8 +278,10 @@ class Node:
         expiry under it, then autonomous; True returned), then the plant runs to now.
         Without, d.tick(now) alone, before a Set. A driver that raises (a bus timeout, say)
         is a fault: 0x88 goes to 0x41 (announced), the node serves on with the last values,
-        and the first tick that works clears it; a command ends only once autonomous() has
-        run, so a driver that failed on the way tries again at the next tick."""
+        and the first whole tick that works clears it (not a step before a Set: a lapse may
+        still be failing); a command ends only once autonomous() has run, so a driver that
+        failed on the way tries again at the next tick. A MemoryError is a fault too, so one
+        driver short of heap does not stop the others."""
         ended = False
         try:
             t = d.set_at
@@ -297,17 +299,18 @@ class Node:
                     if self.event:
                         self.event("autonomous %06X: its controller silent for %d s" % (d.eoj, limit))
             d.tick(now)
-        except MemoryError:
-            raise  # no heap: the caller's to handle (app's tick loop skips the second)
         except Exception as e:
             self.stats.errors += 1
             if d not in self._faulty:  # logged as the fault begins, not every second
                 self._faulty.append(d)
                 d.driver_fault(True)
                 if self.event:
-                    self.event("ERROR appliance %06X: %r; serving its last values, 0x88 fault" % (d.eoj, e))
+                    try:
+                        self.event("ERROR appliance %06X: %r; 0x88 fault until it works again" % (d.eoj, e))
+                    except MemoryError:
+                        pass
             return ended
-        if self._faulty and d in self._faulty:
+        if last is not None and self._faulty and d in self._faulty:
             self._faulty.remove(d)
             d.driver_fault(False)
             if self.event:

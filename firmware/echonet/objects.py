@@ -17,8 +17,10 @@ subclasses it: README, Driving a real appliance). What they share:
   class's own (its interface says).
 - A step or command that raises (a bus that does not answer, say) does not stop the
   node (echonet/node.py, Node.step): a failing step is a fault, 0x88 = 0x41 announced,
-  while the node serves the last values, cleared by the first step that works; a failing
-  command refuses the Set (SNA).
+  while the node serves the last values, cleared by the first tick that works; a failing
+  command refuses the Set (SNA) and the object keeps the settings it had. A command that
+  raises must leave the driver's own attributes as they were too: the object reads them
+  back at the next step.
 """
 from micropython import const
 

@@ -26,14 +26,18 @@ class MeteredBattery(BatteryAppliance):
         self.last = "the driver's own"  # a name the simulated plants use too: not the object's to touch
         self.down = False  # True: the inverter stops answering
         self.refuse = False  # True: it does not acknowledge commands
+        self.refuse_mode = None  # an operation mode it does not acknowledge
+        self.short = False  # True: its step runs out of heap
 
     def step(self, now):
         if self.down:
             raise OSError(5, "inverter did not answer")  # EIO
+        if self.short:
+            raise MemoryError("register map")
         self.steps += 1
 
     def command(self, mode, setting):
-        if self.refuse:
+        if self.refuse or mode == self.refuse_mode:
             raise OSError(5, "inverter did not acknowledge")
         self.commands.append(mode)
 

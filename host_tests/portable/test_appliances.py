@@ -105,7 +105,7 @@ def test_a_driver_that_stops_answering_is_a_fault_and_the_node_serves_on():
     assert [f for d, f in net.take() if d is None and f[4:7] == b"\x02\x7d\x01"] == [
         h("1081 0002 027D01 0EF001 73 01 88 01 41")]
     assert [e for e in events if "ERROR appliance" in e] == [
-        "ERROR appliance 027D01: OSError(5, 'inverter did not answer'); serving its last values, 0x88 fault"]
+        "ERROR appliance 027D01: OSError(5, 'inverter did not answer'); 0x88 fault until it works again"]
     # reads go on, from the last values
     out = request(node, net, "1081 0009 05FF01 027D01 62 02 88 00 E4 00")
     assert out == [(SRC, h("1081 0009 027D01 05FF01 72 02 88 01 41 E4 01 19"))]
@@ -231,3 +231,48 @@ def test_a_hybrid_whose_forecast_fails_keeps_its_fault_until_it_works():
     hy.appliance.down = False
     node.tick(T0 + 5)
     assert [f[-1] for d, f in net.take() if d is None and f[12] == 0x88] == [0x42]
+
+
+def _lapse(node, net):
+    node.dr_timeout = 10
+    assert reply(node, net, "1081 0041 05FF01 027D01 61 03 DA 01 43 C2 01 03 EC 04 000003E8", T0 + 1)[10] == 0x71
+
+
+def test_a_half_failed_return_to_automatic_keeps_the_command_as_it_was():
+    node, net, b, _events = _metered()
+    _lapse(node, net)
+    b.appliance.refuse_mode = 0x46  # it takes everything but automatic operation
+    for k in range(2, 20):
+        node.tick(T0 + k)
+    # still discharging at the commanded 1000 W: no limit lifted under the old mode
+    assert b.get(0xDA) == b"\x43" and b.get(0xEC) == b"\x00\x00\x03\xe8" and b.settings.discharge_w == 1000
+    assert b.set_at is not None and b.get(0x88) == b"\x41"
+    b.appliance.refuse_mode = None
+    node.tick(T0 + 20)
+    assert b.get(0xDA) == b"\x46" and b.get(0xEC) == b"\0\0\0\0" and b.get(0x88) == b"\x42"
+
+
+def test_a_set_does_not_clear_a_fault_its_own_step_did_not_see():
+    node, net, b, events = _metered()
+    _lapse(node, net)
+    b.appliance.refuse_mode = 0x46
+    for k in range(2, 15):  # the lapse at T0 + 11 keeps failing: a fault
+        node.tick(T0 + k)
+    assert b.get(0x88) == b"\x41"
+    b.appliance.refuse = True  # and now no command at all gets through
+    net.take()
+    assert reply(node, net, "1081 0042 05FF01 027D01 61 01 EC 04 000007D0", T0 + 15.5)[10] == 0x51
+    # the step before that Set worked, but the fault is the lapse's: it stands
+    assert b.get(0x88) == b"\x41" and not [f for d, f in net.take() if d is None and f[12] == 0x88]
+    assert not [e for e in events if e.startswith("appliance 027D01 works again")]
+
+
+def test_a_driver_out_of_heap_is_its_own_fault_and_the_others_run_on():
+    cfg = {"objects": ["battery", "ev_charger"], "appliances": {"battery": METERED}, "legacy_write": [SRC[0]]}
+    node, net = _node(cfg)
+    b, ev = node.devices
+    node.start(T0)
+    b.appliance.short = True
+    node.tick(T0 + 60)
+    assert b.get(0x88) == b"\x41" and ev.get(0x97) == bytes(((T0 + 60) // 3600 % 24, (T0 + 60) // 60 % 60))
+    assert reply(node, net, "1081 0043 05FF01 027D01 61 01 DA 01 42", T0 + 61)[10] == 0x71  # Sets still answered
