@@ -228,14 +228,15 @@ def settings(cfg, node, clock):
     from hal import store
 
     path = cfg.get("state_dir", ".") + "/settings.json"
+    retry = []
     try:
-        skipped = persist.restore(node, store.load(path, {}), clock.now())
+        skipped = persist.restore(node, store.load(path, {}), clock.now(), retry)
     except ValueError as e:  # not JSON: not something a save leaves, even cut short
         skipped = ["%s: damaged (%s)" % (path, e)]
     for line in skipped:
         log("settings skipped %s" % line)
     interval = cfg.get("persist_interval_s", _PERSIST_INTERVAL_S)
-    return persist.Saver(node, path, interval, store.save, clock.elapsed_ms // clock.speed)
+    return persist.Saver(node, path, interval, store.save, clock.elapsed_ms // clock.speed, retry)
 
 
 _NO_HEAP_WITH = const("ERROR out of heap with the secure channel: give MicroPython more (HEAP=) or configure fewer objects")

@@ -18,7 +18,9 @@ Replay (`restore`) puts each value through the same checks as a Set from the net
 command again), before the node starts and without announcements. A value that is
 refused is tried again after the others (a battery's 0xA6 upper limit may wait for its
 0xA7), then skipped and reported: a firmware change can make an old value invalid, and
-that must never stop the boot.
+that must never stop the boot. A value whose replay raised (the appliance's driver could
+not pass it on: its bus did not answer, say) is not dropped: the Saver tries it again at
+every tick until it is taken, and keeps it in the record meanwhile.
 
 When (`Saver`): at most one write per interval of real time, only when the record
 changed, and `flush` at a clean stop. The writing itself (hal.store.save: temp file,
@@ -65,9 +67,10 @@ def _apply(obj, item, now):
     return None
 
 
-def restore(node, record, now):
+def restore(node, record, now, retry=None):
     """Replay a record into the node's objects (before node.start); returns the entries
-    skipped, as lines "EOJ EPC=EDT: why"."""
+    skipped, as lines "EOJ EPC=EDT: why". retry: a list that gets (object, "EPC=EDT") for
+    each entry whose replay raised (Saver(retry=...) tries them again)."""
     skipped = []
     if not isinstance(record, dict):
         return ["settings: not a JSON object"]
@@ -94,7 +97,10 @@ def restore(node, record, now):
                 break
             todo = left
         for i in range(len(why)):
-            skipped.append("%s %s: %s" % (key, todo[i], why[i]))
+            again = retry is not None and why[i].startswith("error")
+            if retry is not None and again:
+                retry.append((obj, todo[i]))
+            skipped.append("%s %s: %s%s" % (key, todo[i], why[i], "; tried again at every tick" if again else ""))
         del obj.changed[:]  # a restart is not a status change: no INF
     return skipped
 
@@ -106,17 +112,42 @@ class Saver:
     the last write is less than an interval old. Errors are reported through node.event
     and retried at the next chance; the record on flash stays the old one."""
 
-    def __init__(self, node, path, interval_s, save, ms=0):
+    def __init__(self, node, path, interval_s, save, ms=0, retry=None):
         self.node = node
         self.path = path
         self.save = save
         self.interval = interval_s * 1000
-        self.last = snapshot(node)  # what the file holds (or the boot made of it)
+        self.retry = retry or []  # (object, "EPC=EDT") whose replay raised (restore)
+        self.last = self.record()  # what the file holds (or the boot made of it)
         self.sets = node.stats.sets
         self.wrote = self.checked = ms - self.interval
 
+    def record(self):
+        """snapshot(node), and the entries still to replay where the node has none of
+        its own for that property since."""
+        rec = snapshot(self.node)
+        at = {}  # per object, where the next entry goes: before its own, in their order
+        for obj, item in self.retry:
+            key = "%06X" % obj.eoj
+            out = rec.setdefault(key, [])
+            if not any(x[:3] == item[:3] for x in out):
+                i = at.get(key, 0)
+                out.insert(i, item)
+                at[key] = i + 1
+        return rec
+
     def poll(self, ms):
-        """Write if due; returns True when it wrote."""
+        """Write if due; returns True when it wrote. First, the entries whose replay
+        raised are tried again (taken: announced, and written as any Set)."""
+        if self.retry:
+            node = self.node
+            for entry in list(self.retry):
+                obj, item = entry
+                if int(item[:2], 16) in obj.accepted or _apply(obj, item, node.now) is None:
+                    self.retry.remove(entry)  # taken (or set anew by a controller since)
+                    node.stats.sets += 1
+                    if node.event:
+                        node.event("settings restored %06X %s" % (obj.eoj, item))
         if ms - self.wrote < self.interval:
             return False
         if self.node.stats.sets == self.sets and ms - self.checked < self.interval:
@@ -128,7 +159,7 @@ class Saver:
         node = self.node
         self.sets = node.stats.sets
         self.checked = ms
-        rec = snapshot(node)
+        rec = self.record()
         if rec == self.last:
             return False
         try:

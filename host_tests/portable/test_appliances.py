@@ -276,3 +276,28 @@ def test_a_driver_out_of_heap_is_its_own_fault_and_the_others_run_on():
     node.tick(T0 + 60)
     assert b.get(0x88) == b"\x41" and ev.get(0x97) == bytes(((T0 + 60) // 3600 % 24, (T0 + 60) // 60 % 60))
     assert reply(node, net, "1081 0043 05FF01 027D01 61 01 DA 01 42", T0 + 61)[10] == 0x71  # Sets still answered
+
+
+def test_a_setting_the_driver_could_not_take_at_boot_is_kept_and_tried_again():
+    from echonet import persist
+
+    node, net, b, events = _metered()
+    b.appliance.refuse = True  # the inverter is not answering commands yet
+    retry = []
+    skipped = persist.restore(node, {"027D01": ["A7=32", "EB=000003E8"]}, T0, retry)
+    assert [x.split(":")[0] for x in skipped] == ["027D01 A7=32", "027D01 EB=000003E8"]
+    assert all(x.endswith("; tried again at every tick") for x in skipped), skipped
+    assert b.get(0xA7) == b"\x1e"  # not taken: the reserve is still the default 30 %
+    written = []
+    saver = persist.Saver(node, "settings.json", 0, lambda path, rec: written.append(rec), 0, retry)
+    assert saver.record() == {"027D01": ["A7=32", "EB=000003E8"]}  # kept in the record meanwhile
+    assert reply(node, net, "1081 0051 05FF01 027D01 61 01 AA 04 00000064", T0 + 1)[10] == 0x51  # refused too
+    saver.poll(1000)
+    assert written == []  # nothing new to write: the file still holds both
+    b.appliance.refuse = False
+    node.tick(T0 + 2)
+    saver.poll(2000)
+    assert b.get(0xA7) == b"\x32" and b.settings.lower_pct == 50 and b.settings.charge_w == 1000
+    assert retry == [] and saver.record() == {"027D01": ["A7=32", "EB=000003E8"]}
+    assert written == []  # what the file held all along
+    assert "settings restored 027D01 A7=32" in events
