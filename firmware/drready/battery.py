@@ -11,7 +11,7 @@ from micropython import const
 from drready.battery_props import CLASS_CODE, TABLE
 from drready.clock import date_edt, time_edt
 from drready.household import LOAD, SOLAR, hourly, next_hour
-from echonet.objects import EchonetObject, device_values, restore
+from echonet.objects import EchonetObject, device_values
 
 # 0xDA / 0xCF operation modes
 _RAPID_CHARGE = const(0x41)
@@ -233,7 +233,23 @@ class StorageBattery(EchonetObject):
 
     def accept(self, epc, edt, now):
         s = self.settings
-        saved = dict(s.__dict__)  # put back if the driver cannot take the change
+        counted = s.amounts_set
+        if not self._take(epc, edt):
+            return False
+        try:
+            self.appliance.command(s.mode if s.on else 0x31, s)
+        except Exception:  # the driver could not pass it on: the setting it had stands
+            old = self.values.get(epc)
+            if old is not None:
+                self._take(epc, old)
+            s.amounts_set = counted
+            raise
+        return True
+
+    def _take(self, epc, edt):
+        """The setting edt of epc into the settings, or False: a value refused. (Nothing
+        allocated: a Set must not need heap a fragmented one may not have.)"""
+        s = self.settings
         x = edt[0]
         if epc == 0xDA:
             if x not in _SUPPORTED_MODES:
@@ -271,11 +287,6 @@ class StorageBattery(EchonetObject):
             if x >= s.upper_pct:
                 return False
             s.lower_pct = x
-        try:
-            self.appliance.command(s.mode if s.on else 0x31, s)
-        except Exception:
-            restore(s, saved)
-            raise
         return True
 
     def autonomous(self, now):

@@ -44,7 +44,7 @@ from micropython import const
 from drready.clock import date_edt, time_edt
 from drready.ev_charger_props import CLASS_CODE, TABLE
 from drready.household import LOAD, hourly
-from echonet.objects import EchonetObject, device_values, restore
+from echonet.objects import EchonetObject, device_values
 
 # 0xDA / 0xE1 operation modes
 _CHARGE = const(0x42)
@@ -365,8 +365,37 @@ class EVChargerDischarger(EchonetObject):
 
     def accept(self, epc, edt, now):
         s = self.settings
+        mode = s.mode
+        power = s.power
+        counted = s.amounts_set
+        if not self._take(epc, edt):
+            return False
+        # 0xCD connection confirmation: the appliance reads the connection in every step
+        try:
+            self.appliance.command(s)
+        except Exception:  # the driver could not pass it on: the settings it had stand
+            old = self.values.get(epc)
+            if old is not None and epc != 0xE0:
+                self._take(epc, old)
+            s.mode = mode
+            s.power = power
+            s.amounts_set = counted
+            raise
+        if epc == 0xE0:
+            self.put(0xDA, s.mode)  # the setpoint's sign sets the mode
+        elif s.power != power:
+            # a method no longer V2G: the setpoint drives nothing, 0xE0 says so, and it is
+            # no longer a setting to keep across a restart
+            self.put(0xE0, 0)
+            if 0xE0 in self.accepted:
+                self.accepted.remove(0xE0)
+        return True
+
+    def _take(self, epc, edt):
+        """The setting edt of epc into the settings, or False: a value refused. (Nothing
+        allocated: a Set must not need heap a fragmented one may not have.)"""
+        s = self.settings
         a = self.appliance
-        saved = dict(s.__dict__)  # put back if the driver cannot take the change
         x = edt[0]
         if epc == 0xDA:
             if x not in _SUPPORTED_MODES:
@@ -416,20 +445,6 @@ class EVChargerDischarger(EchonetObject):
                 mode = _STANDBY
             s.power = w
             s.mode = mode
-        # 0xCD connection confirmation: the appliance reads the connection in every step
-        try:
-            a.command(s)
-        except Exception:
-            restore(s, saved)
-            raise
-        if epc == 0xE0:
-            self.put(0xDA, s.mode)  # the setpoint's sign sets the mode
-        elif s.power != saved["power"]:
-            # a method no longer V2G: the setpoint drives nothing, 0xE0 says so, and it is
-            # no longer a setting to keep across a restart
-            self.put(0xE0, 0)
-            if 0xE0 in self.accepted:
-                self.accepted.remove(0xE0)
         return True
 
     def autonomous(self, now):

@@ -311,7 +311,8 @@ class FuelCell(EchonetObject):
         elif epc == 0xD2 and x == 0x41 and self.appliance.interconnect == _INDEPENDENT:
             return False  # off-grid it can only follow the load
         self._step(now)  # what happened so far, under the command in force
-        saved = (self.on, self.gen, self.maximum, self.win)  # put back if the driver cannot take it
+        on, gen = self.on, self.gen  # put back if the driver cannot take it (pairs: no tuple made)
+        most, was = self.maximum, self.win
         if epc == 0x80:
             self.on = x == 0x30
         elif epc == 0xCA:
@@ -322,7 +323,8 @@ class FuelCell(EchonetObject):
         try:
             self._command(now)
         except Exception:
-            self.on, self.gen, self.maximum, self.win = saved
+            self.on, self.gen = on, gen
+            self.maximum, self.win = most, was
             raise
         self.put(0xCB, self.appliance.state)  # a start or stop shows at once
         return True

@@ -235,7 +235,7 @@ class HybridWaterHeater(EchonetObject):
 
     def accept(self, epc, edt, now):
         x = edt[0]
-        saved = (self.auto, self.linkage, self.window)  # put back if the driver cannot take it
+        auto, linkage, window = self.auto, self.linkage, self.window  # put back if the driver cannot take it
         if epc == 0xB0:
             if x == _MANUAL_STOP and not self.appliance.gas_ok:
                 return False  # the heat pump is the only source of hot water left
@@ -253,7 +253,7 @@ class HybridWaterHeater(EchonetObject):
         try:
             self.appliance.command(self.auto, self.linkage, self.window[0], self.window[1])
         except Exception:
-            self.auto, self.linkage, self.window = saved
+            self.auto, self.linkage, self.window = auto, linkage, window
             raise
         return True
 

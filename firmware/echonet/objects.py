@@ -195,14 +195,6 @@ class NodeProfile(EchonetObject):
         self.put(0xD7, bytes((min(len(classes), 8),)) + b"".join(classes[:8]))
 
 
-def restore(obj, values):
-    """Put back the attributes of obj saved as values = dict(obj.__dict__) before a change
-    the appliance's driver could not take (an instance's __dict__ is read-only in
-    MicroPython)."""
-    for k in values:
-        setattr(obj, k, values[k])
-
-
 def device_values(obj, identity):
     """Initial super-class values for a device object."""
     v = obj.values
