@@ -27,7 +27,7 @@ from tools import romfs  # noqa: E402
 from tools.board_config import ArgError, appliances_arg  # noqa: E402
 
 DEFAULT_OBJECTS = list(CLASSES)  # every DRready class: what a HEMS developer tests against
-# below this heap the default is the battery alone: all five need 93K even without the
+# below this heap the default is the battery alone: all five need 94K even without the
 # secure channel (README, Memory), the battery 62K, so HEAP=64K runs the node core's target
 SMALL_HEAP = 96 * 1024
 RESTART = 4  # firmware/app.py RESTART: the node wants to be started again (a board resets)
