@@ -42,14 +42,14 @@ def load(appliances, name, instance):
         return None
     module, _, attr = where.rpartition(".")
     try:
-        make = getattr(__import__(module, None, None, (attr,)), attr)
+        factory = getattr(__import__(module, None, None, (attr,)), attr)
     except (ImportError, AttributeError) as e:
         raise ConfigError("appliances: %s: cannot load %s (%s): a module of firmware/ built into the firmware "
                           "(make build; on a board, make deploy or an image from boards/)" % (name, where, e))
-    if not callable(make):
+    if not callable(factory):
         raise ConfigError("appliances: %s: %s is not a class or function" % (name, where))
     try:
-        driver = make(instance)
+        driver = factory(instance)
     except MemoryError:
         raise
     except Exception as e:  # its bus or port did not open, say: not the network's
