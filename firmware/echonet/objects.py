@@ -16,7 +16,8 @@ subclasses it: README, Driving a real appliance). What they share:
 - `command(...)` passes an accepted setting on to the product; what it receives is the
   class's own (its interface says).
 - A step or command that raises (a bus that does not answer, say) does not stop the
-  node (echonet/node.py, Node.step): a failing step is a fault, 0x88 = 0x41 announced,
+  node (echonet/node.py, Node.step), nor does a value outside its property's declared
+  range (`put` raises, and that is the step failing): a failing step is a fault, 0x88 = 0x41 announced,
   while the node serves the last values, cleared by the first tick that works; a failing
   command refuses the Set (SNA) and the object keeps the settings it had. A command that
   raises must leave the driver's own attributes as they were too: the object reads them
@@ -26,7 +27,7 @@ from micropython import const
 
 from echonet import propmap
 from echonet.profile_props import NODE_PROFILE
-from echonet.props import ANNO, GET, NUM, SET, encode_int, find, records
+from echonet.props import ANNO, GET, NUM, SET, encode_int, find, num_limits, records, valid
 
 # 0x82 of a device object: Appendix Release R, revision 1 ("00 00 'R' 01").
 _RELEASE_R = const(b"\x00\x00R\x01")
@@ -84,8 +85,20 @@ class EchonetObject:
         if epc not in self.gets:
             return False
         if isinstance(value, int):
+            # a number outside the declared range is refused, not wrapped into the field
+            # (MicroPython's struct.pack wraps): from a driver it is a fault (Node.step)
             rec = self.spec(epc)
-            value = encode_int(rec, value) if rec is not None and rec[3] == NUM else bytes((value,))
+            if rec is None:  # not declared (then not in gets either)
+                return False
+            num = rec[3] == NUM
+            if num:
+                lims = num_limits(rec)
+                ok = lims[2] <= value <= lims[3] or value in lims[4]
+            else:
+                ok = 0 <= value <= 255 and valid(rec, bytes((value,)))
+            if not ok:
+                raise ValueError("%02X=%d outside its range" % (epc, value))
+            value = encode_int(rec, value) if num else bytes((value,))
         old = self.values.get(epc)
         if old == value:
             return False

@@ -301,3 +301,47 @@ def test_a_setting_the_driver_could_not_take_at_boot_is_kept_and_tried_again():
     assert retry == [] and saver.record() == {"027D01": ["A7=32", "EB=000003E8"]}
     assert written == []  # what the file held all along
     assert "settings restored 027D01 A7=32" in events
+
+
+def test_a_value_outside_its_declared_range_is_a_fault_not_a_wrapped_number():
+    node, net, b, events = _metered()
+    node.tick(T0 + 1)
+    net.take()
+    before = request(node, net, "1081 0010 05FF01 027D01 62 03 E2 00 E4 00 CF 00")[0][1]
+    # a meter reading below zero would wrap to FFFFFFFB in MicroPython's struct.pack
+    b.appliance.stored_wh = -5
+    node.tick(T0 + 2)
+    assert [f for d, f in net.take() if d is None] == [h("1081 0002 027D01 0EF001 73 01 88 01 41")]
+    # (MicroPython writes a one-argument exception as ValueError('...',))
+    assert events[-1].startswith("ERROR appliance 027D01: ValueError('E2=-5 outside its range'")
+    assert events[-1].endswith("; 0x88 fault until it works again")
+    after = request(node, net, "1081 0010 05FF01 027D01 62 03 E2 00 E4 00 CF 00")[0][1]
+    assert after == before  # the last good values, not the wrapped ones
+    # more than full (0xE4 101 %) and an operation state the class does not have
+    b.appliance.stored_wh = 5100.0
+    node.tick(T0 + 3)
+    b.appliance.stored_wh = 2500.0
+    b.appliance.state = 0x47
+    node.tick(T0 + 4)
+    assert [e for e in events if "ERROR" in e] == [events[-1]]  # logged as it began, once
+    assert request(node, net, "1081 0011 05FF01 027D01 62 01 88 00")[0][1][-1] == 0x41
+    b.appliance.state = 0x42
+    node.tick(T0 + 5)
+    assert events[-1] == "appliance 027D01 works again"
+    assert [f for d, f in net.take() if d is None] == [h("1081 0003 027D01 0EF001 73 02 CF 01 42 88 01 42")]
+    assert request(node, net, "1081 0012 05FF01 027D01 62 03 88 00 E4 00 CF 00")[0][1][12:] == h("88 01 42 E4 01 32 CF 01 42")
+
+
+def test_put_refuses_a_number_its_declaration_does_not_allow():
+    node, _net = _node({"objects": ["battery"]})
+    b = node.devices[0]
+    for epc, value in ((0xE4, 101), (0xE4, -1), (0xE2, 1000000000), (0xCF, 0x47), (0xCF, 0x142), (0x88, 0x40)):
+        try:
+            b.put(epc, value)
+        except ValueError as e:
+            assert str(e) == "%02X=%d outside its range" % (epc, value)
+        else:
+            raise AssertionError("took %02X=%d" % (epc, value))
+    assert b.put(0xE4, 100) and b.get(0xE4) == b"\x64"
+    assert b.put(0xAA, 5) and b.put(0xAA, 0) and b.get(0xAA) == b"\0\0\0\0"  # 0: below 1 but its "no setting"
+    assert b.put(0xD3, -2500) and b.get(0xD3) == b"\xff\xff\xf6\x3c"
