@@ -57,6 +57,7 @@ class Session:
         self.stream = None
         self.closed = False
         self.task = None
+        self.shook = False  # the handshake is over: fp is a key the peer proved it holds
 
     @property
     def may_write(self):
@@ -74,9 +75,10 @@ class Session:
     def on_cert(self, cert, depth):
         """mbedTLS's verify callback: keep the leaf certificate's fingerprint."""
         if depth == 0:
+            # not yet whose it is: the certificate travels in clear, and only the rest of the
+            # handshake proves the key (SecureServer._session looks the controller up at the
+            # first message: the unix port's tls cannot tell when the handshake is over)
             self.fp = hashlib.sha256(cert).digest()
-            # known from here on: an enrolled controller's session is never taken for a stranger's
-            self.ctl = self.server.controllers.find(self.fp)
         return 0
 
     def send(self, payload):
@@ -141,10 +143,16 @@ class SecureServer:
 
     async def _serve(self, _reader, raw):
         peer = raw.get_extra_info("peername")
-        # one unidentified session per address: a newcomer replaces its own address's, so a
-        # host that keeps connecting holds one slot at most and cannot push others out
+        # One unidentified session per address: a newcomer replaces its own address's, so a
+        # host that keeps connecting holds one slot at most. And when every slot is taken,
+        # the newcomer replaces the oldest session that finished its handshake and is no
+        # enrolled controller's: a stranger can hold a slot only until someone else needs
+        # it, and never keeps an enrolled controller out by staying (handshakes in
+        # progress are left alone: they end within HANDSHAKE_S).
         ip = self.peer_ip(peer)
         guest = next((x for x in self.sessions if x.ctl is None and x.task is not None and self.peer_ip(x.peer) == ip), None)
+        if guest is None and not self._free:
+            guest = next((x for x in self.sessions if x.ctl is None and x.shook and x.task is not None), None)
         if guest is not None:
             guest.task.cancel()
             await asyncio.sleep_ms(10)  # its loop ends and gives its context back
@@ -215,8 +223,9 @@ class SecureServer:
                 if first and not isinstance(e, EOFError):
                     self.audit.noisy("auth-fail", "tls %s: handshake failed (%s)" % (self.peer_ip(s.peer), e))
                 return
-            if first:  # the handshake is over: who is it?
+            if first:  # the handshake is over, the key of s.fp proven: who is it?
                 first = False
+                s.shook = True
                 self.handshakes += 1
                 if s.fp is not None:
                     s.ctl = self.controllers.find(s.fp)

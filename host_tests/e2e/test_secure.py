@@ -482,7 +482,12 @@ def test_an_unprovisioned_device_says_why_its_secure_channel_is_off(address_pool
 def test_revoking_itself_ends_every_session_of_that_controller(node, tmp_path):
     home, me = controller(tmp_path, "a")
     enroll(node, home, me, "hems")
-    c1, c2 = connect(node, home, me), connect(node, home, me)
+    # (each speaks before the next connects: until its first message a session is a
+    # stranger's, which a new connection from the same address replaces)
+    c1 = connect(node, home, me)
+    c1.request({"op": "hello"})
+    c2 = connect(node, home, me)
+    c2.request({"op": "hello"})
     try:
         assert c1.request({"op": "revoke", "id": "hems"})["revoked"]["name"] == "hems"
         with pytest.raises(secure.SecureError):  # the other session was ended ...
@@ -505,3 +510,94 @@ def test_a_taken_name_does_not_spend_the_commissioning_window(node, tmp_path):
             secure.enroll(c, b, setupcode.normalize(node.code), "hems")
     enroll(node, home_b, b, "hems2")  # the window is still open, and no try was counted
     assert not any(" enroll-fail " in line for line in node.log_lines())
+
+
+def test_strangers_holding_both_slots_do_not_keep_an_enrolled_controller_out(node, address_pool, tmp_path):
+    """Two hosts that complete a handshake and keep talking (a hello every few seconds)
+    would otherwise hold both session slots for as long as they like."""
+    home, me = controller(tmp_path, "a")
+    enroll(node, home, me, "hems")
+    strangers = []
+    try:
+        for i, addr in enumerate(address_pool.pair()):
+            _, ident = controller(tmp_path, "stranger%d" % i)
+            strangers.append(secure.Connection(node.addr, ident, bind=addr, timeout=5, enrolling=True))
+            assert strangers[-1].request({"op": "hello"})["enrolled"] is None
+        assert secure_get(node, home, me, 0x80) == b"\x30"  # both slots were taken: the oldest stranger's went
+        with pytest.raises(secure.SecureError, match="closed the connection"):
+            strangers[0].request({"op": "hello"})
+        assert strangers[1].request({"op": "hello"})["enrolled"] is None
+    finally:
+        for c in strangers:
+            c.close()
+
+
+def _records(sock):
+    """TLS handshake messages (type, body) as they arrive on a plain socket."""
+    buf = b""
+    while True:
+        while len(buf) < 4 or len(buf) < 4 + int.from_bytes(buf[1:4], "big"):
+            head = _exact(sock, 5)
+            body = _exact(sock, int.from_bytes(head[3:5], "big"))
+            assert head[0] == 22, "not a handshake record: %r" % head
+            buf += body
+        n = 4 + int.from_bytes(buf[1:4], "big")
+        yield buf[0], buf[4:n]
+        buf = buf[n:]
+
+
+def _exact(sock, n):
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        assert chunk, "the node closed the handshake"
+        out += chunk
+    return out
+
+
+def _stalled_handshake(node, bind, der):
+    """Start a TLS 1.2 handshake, show the certificate der (anyone on the LAN has seen an
+    enrolled controller's: TLS 1.2 sends it in clear) and stop before proving its key."""
+    def record(body):
+        return b"\x16\x03\x03" + len(body).to_bytes(2, "big") + body
+
+    def message(kind, body):
+        return bytes((kind,)) + len(body).to_bytes(3, "big") + body
+
+    def ext(kind, body):
+        return kind.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+
+    exts = (ext(10, b"\x00\x02\x00\x17") + ext(11, b"\x01\x00") + ext(13, b"\x00\x04\x04\x03\x05\x03")
+            + ext(0xFF01, b"\x00"))
+    hello = (b"\x03\x03" + os.urandom(32) + b"\x00" + b"\x00\x04\xc0\x2b\xc0\x2c" + b"\x01\x00"
+             + len(exts).to_bytes(2, "big") + exts)
+    s = socket.create_connection((node.addr, secure.SECURE_PORT), 5, source_address=(bind, 0))
+    try:
+        s.sendall(record(message(1, hello)))
+        for kind, _ in _records(s):
+            if kind == 14:  # ServerHelloDone
+                break
+        cert = len(der).to_bytes(3, "big") + der
+        s.sendall(record(message(11, len(cert).to_bytes(3, "big") + cert)))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def test_a_stranger_showing_an_enrolled_certificate_holds_no_more_than_one_slot(node, address_pool, tmp_path):
+    """A session is an enrolled controller's once the handshake proved the key, not as its
+    certificate goes by: before, two stalled handshakes from one address showing it held
+    both slots, each for its 10 s, again and again."""
+    home, me = controller(tmp_path, "a")
+    enroll(node, home, me, "hems")
+    stranger = address_pool.pair()[0]
+    first = _stalled_handshake(node, stranger, me.der)
+    second = _stalled_handshake(node, stranger, me.der)  # replaces the first: the same address
+    try:
+        first.settimeout(5)
+        assert first.recv(100) == b""  # closed by the node
+        assert secure_get(node, home, me, 0x80) == b"\x30"
+    finally:
+        first.close()
+        second.close()
