@@ -31,6 +31,7 @@ DEFAULT_OBJECTS = list(CLASSES)  # every DRready class: what a HEMS developer te
 # secure channel (README, Memory), the battery 62K, so HEAP=64K runs the node core's target
 SMALL_HEAP = 96 * 1024
 RESTART = 4  # firmware/app.py RESTART: the node wants to be started again (a board resets)
+MIN_HEAP = 40 * 1024  # below this MicroPython runs out before the node can say so itself
 OUT_OF_HEAP = 3  # firmware/app.py _OUT_OF_HEAP: the node found no heap to run in
 
 
@@ -94,6 +95,9 @@ def config(args):
             fail("ADDR=%s is not an address of this host; pick one from `ip -br addr` or 127.0.0.0/8" % addr)
     if not re.fullmatch(r"[1-9][0-9]*[KM]?", args.heap):
         fail("HEAP=%s is not a size like 64K, 100K or 2M" % args.heap)
+    if heap_bytes(args.heap) < MIN_HEAP:
+        fail("HEAP=%s is under %dK, too small for MicroPython to start the node (the battery alone needs about 62K: "
+             "README, Memory)" % (args.heap, MIN_HEAP // 1024))
     if not re.fullmatch(r"[1-9][0-9]{0,5}", args.speed):
         fail("SPEED=%s must be a whole number from 1 to 100000" % args.speed)
     allow = [a.strip() for a in args.legacy_write.split(",") if a.strip()]

@@ -28,6 +28,11 @@ class Presses:
         self._down = None  # ms when the current press began
         self._long_sent = False
         self._next_look = 0
+        if button is None:  # a press is for a running node: one left from before this start is not
+            try:
+                os.remove(self.path)
+            except OSError:
+                pass
 
     def poll(self, now_ms):
         if self.button is None:

@@ -29,6 +29,8 @@ BAD = [
     ("--addr", "999.1.1.1", ["ADDR=999.1.1.1", "IPv4"]),
     ("--addr", FOREIGN_ADDR, ["ADDR=" + FOREIGN_ADDR, "not an address of this host"]),
     ("--heap", "abc", ["HEAP=abc"]),
+    ("--heap", "10", ["HEAP=10", "under 40K"]),  # bytes: MicroPython's own message was all one got
+    ("--heap", "16K", ["HEAP=16K", "under 40K"]),  # a traceback from asyncio
     ("--speed", "0", ["SPEED=0"]),
     ("--legacy-write", "notanip", ["LEGACY_WRITE", "notanip"]),
     ("--objects", "toaster", ["OBJECTS", "toaster"]),
@@ -148,6 +150,16 @@ def test_make_sim_runs_and_stops_on_sigterm(address_pool, state_dirs):
     finally:
         make.kill_group()  # whatever is still in make's process group
     assert not any(line.startswith("Traceback") for line in make.lines), make.output()
+
+
+def test_a_press_with_no_node_running_is_withdrawn(state_dirs):
+    state = state_dirs()
+    with open(os.path.join(state, "config.json"), "w") as f:
+        f.write("{}")
+    r = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "press.py"), "--state", state, "long"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "no node running in %s took the long press" % state in r.stderr, (r.returncode, r.stderr)
+    assert not os.path.exists(os.path.join(state, "button"))  # the next start does not reset itself
 
 
 def test_a_heap_too_small_says_so_and_what_to_read(address_pool, state_dirs):

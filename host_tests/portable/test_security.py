@@ -227,6 +227,15 @@ def test_the_simulated_button_is_a_file_consumed_once():
     assert p.poll(t + FILE_POLL_MS) is None  # ... and a garbled press is no press
 
 
+def test_a_press_left_from_before_the_start_is_not_acted_on():
+    d = tmpdir()
+    with open(d + "/button", "w") as f:
+        f.write(LONG)  # pressed while no node ran: a factory reset nobody asked of this start
+    p = Presses(None, d)
+    assert p.poll(FILE_POLL_MS) is None
+    assert "button" not in os.listdir(d)
+
+
 # -- factory reset ---------------------------------------------------------------
 
 def test_factory_reset_wipes_what_was_learned_and_keeps_the_chain_going():
