@@ -23,13 +23,17 @@ ROOT_KEYS ?=
 .PHONY: venv build sim test bench fuzz soak clean help
 
 help:
-	@echo "make sim    run the node under the MicroPython unix port (ADDR= HEAP= STATE= SPEED= LEGACY_WRITE= OBJECTS= APPLIANCES=)"
+	@echo "make sim    run the node under the MicroPython unix port (ADDR= HEAP= STATE= SPEED= LEGACY_WRITE= OBJECTS="
+	@echo "            APPLIANCES= DR_TIMEOUT= SECURE=; README, Two commands)"
 	@echo "make test   run the whole test suite"
 	@echo "make commission / make factory-reset   press the simulated node's button (STATE=)"
+	@echo "make demo   a simulated DR day, plotted to docs/demo.png"
 	@echo "make bench  measure round trips and heap, write docs/benchmarks.md"
 	@echo "make fuzz   long fuzzing run of the frame parser"
 	@echo "make soak   long run of the node under a controller's load (MINUTES=, default 10)"
-	@echo "make venv   create or update .venv alone"
+	@echo "make build  compile the firmware into build/ (ROOT_KEYS= the update root keys)"
+	@echo "make flash / deploy / repl / provision   an ESP32 board (PORT= BOARD= FW= SSID= IDENTITY=; README, Hardware quick start)"
+	@echo "make venv   create or update .venv alone;  make clean   remove build/"
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-stubs.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -103,6 +107,8 @@ flash: venv
 
 # copy build/firmware (and boards/BOARD/board.json) to the board, only what changed; then reset it
 deploy: build
+	@if [ -n "$(BOARD)" ] && [ ! -f "boards/$(BOARD)/board.json" ]; then \
+		echo "deploy: BOARD=$(BOARD) is none of boards/: no board.json copied, so no status LED or button pins" >&2; fi
 	$(BIN)/python tools/deploy.py --port "$(PORT)" --no-build $(if $(wildcard boards/$(BOARD)/board.json),--board "$(BOARD)")
 
 # the board's MicroPython REPL (Ctrl-] leaves)

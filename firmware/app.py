@@ -22,7 +22,7 @@ _gather = asyncio.gather
 
 _TICK_MS = const(1000)
 _PERSIST_INTERVAL_S = const(60)  # config persist_interval_s: real seconds between settings writes
-RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py does
+RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py starts it again
 _OUT_OF_HEAP = const(3)  # main's return code when the node found no heap to run in (tools/sim.py explains)
 NO_ROOM = "/secure-channel-off"  # in the state directory: the last start found no heap for the secure channel
 secure_start = False  # this start builds the secure channel (security/boot.py build sets it)

@@ -13,7 +13,7 @@ their own loopback addresses:
 The servers (with all their threads) are pinned to ONE core. Two load shapes: one request
 outstanding (send, wait for the reply, repeat), with this load generator on the servers'
 core, so a round trip costs the CPU time of client plus server, not a cross-core wake-up
-(see the host-tooling notes, section 8); and pipelined (WINDOW requests in flight), with
+(about 70 us on these VMs); and pipelined (WINDOW requests in flight), with
 the load generator on the other core, so the servers' core does nothing else and the rate
 is the server's own capacity.
 The targets are interleaved in blocks (A B C A B C ...) and each ratio is the median of

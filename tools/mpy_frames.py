@@ -138,8 +138,12 @@ def _frames(b):
 
 
 def main(argv):
-    if len(argv) not in (1, 2):
-        print("usage: python tools/mpy_frames.py MODULE.mpy [MODULE.py]")
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
+    if len(argv) not in (1, 2) or not os.path.isfile(argv[0]):
+        print("usage: python tools/mpy_frames.py MODULE.mpy [MODULE.py]  (a compiled module, e.g. in build/firmware/)",
+              file=sys.stderr)
         return 2
     for name, words in frames(*argv):
         print("%3d %s%s" % (words, name, "  (heap)" if words > STACK_WORDS else ""))

@@ -9,12 +9,13 @@ from drready import registry
 def check(appliances, objects):
     """Raise ConfigError unless appliances maps configured objects to module.name."""
     if not isinstance(appliances, dict):
-        raise ConfigError("appliances must be an object such as {\"battery\": \"my_battery.ModbusBattery\"}")
+        raise ConfigError("appliances must be an object such as {\"battery\": \"drivers.my_battery.ModbusBattery\"}")
     for name, where in appliances.items():
         if name not in objects:
             raise ConfigError("appliances: %r is not one of the objects configured (%s)" % (name, ", ".join(objects)))
         if not isinstance(where, str) or not 0 < where.rfind(".") < len(where) - 1:
-            raise ConfigError("appliances: %s: %r is not module.name, such as \"my_battery.ModbusBattery\"" % (name, where))
+            raise ConfigError("appliances: %s: %r is not module.name, such as \"drivers.my_battery.ModbusBattery\""
+                              % (name, where))
 
 
 def make(appliances, name, instance, identity, now):

@@ -2,7 +2,8 @@
 interface and simulated plant.
 
 To drive a real battery, implement `BatteryAppliance` (read its measurements in `step`,
-pass commands on in `command`) and give it to `StorageBattery` in place of `SimBattery`.
+pass commands on in `command`); `StorageBattery` drives it in place of `SimBattery`
+(README, Driving a real appliance: the config's `appliances` names it).
 """
 import struct
 
@@ -71,7 +72,7 @@ class BatteryAppliance:
 
     def step(self, now):
         """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
-        raise NotImplementedError
+        raise NotImplementedError("step")
 
     def clock_moved(self, delta, now):
         """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
@@ -79,10 +80,11 @@ class BatteryAppliance:
         product has nothing to do."""
         pass
 
-    def command(self, mode, setting):
-        """mode: 0xDA code (or 0x31 for off); setting: the object's Settings (above), the
-        same object each time, holding every setting in force."""
-        raise NotImplementedError
+    def command(self, mode, settings):
+        """mode: 0xDA code (or 0x31 for off); settings: the object's Settings (above), the
+        same object each time, holding every setting in force (its charge_w is the 0xEB
+        setting in W, not this interface's (min, max) rating of the same name)."""
+        raise NotImplementedError("command")
 
 
 class SimBattery(BatteryAppliance):
@@ -106,12 +108,12 @@ class SimBattery(BatteryAppliance):
         self.moved_wh = 0.0  # AC energy moved under the current command (for 0xAA/0xAB)
         self.amounts_set = 0
 
-    def command(self, mode, setting):
-        if mode != self.mode or setting.amounts_set != self.amounts_set:
+    def command(self, mode, settings):
+        if mode != self.mode or settings.amounts_set != self.amounts_set:
             self.moved_wh = 0.0
         self.mode = mode
-        self.amounts_set = setting.amounts_set
-        self.setting = setting
+        self.amounts_set = settings.amounts_set
+        self.setting = settings
 
     def _target(self, now):
         """(+charge / -discharge AC power it wants now, state code)."""

@@ -2,8 +2,8 @@
 interface and simulated plant.
 
 To drive a real V2H unit, implement `EVAppliance` (read the vehicle and the converter in
-`step`, pass settings on in `command`) and give it to `EVChargerDischarger` in place of
-`SimEV`.
+`step`, pass settings on in `command`); `EVChargerDischarger` drives it in place of `SimEV`
+(README, Driving a real appliance: the config's `appliances` names it).
 
 The primary job DR never breaks is the departure charge: the vehicle must hold the target
 level (80 %) when it leaves (07:30). Discharging (V2H) stops at the departure line, the
@@ -110,7 +110,7 @@ class EVAppliance:
 
     def step(self, now):
         """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
-        raise NotImplementedError
+        raise NotImplementedError("step")
 
     def clock_moved(self, delta, now):
         """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
@@ -119,7 +119,7 @@ class EVAppliance:
         pass
 
     def command(self, settings):
-        raise NotImplementedError
+        raise NotImplementedError("command")
 
 
 def _clamp(w, lim):

@@ -2,7 +2,8 @@
 simulated plant and ECHONET object.
 
 To drive a real unit, implement `FuelCellAppliance` (refresh the measurements in `step`,
-carry out `command`) and give it to `FuelCell` in place of `SimFuelCell`.
+carry out `command`); `FuelCell` drives it in place of `SimFuelCell` (README, Driving a
+real appliance: the config's `appliances` names it).
 
 Control (what the object commands): generation is on when 0x80 is ON and 0xCA is 0x41.
 Outside the 0xD1 window the unit runs autonomously, load-following; inside it, 0xD2 says
@@ -72,7 +73,7 @@ class FuelCellAppliance:
 
     def step(self, now):
         """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
-        raise NotImplementedError
+        raise NotImplementedError("step")
 
     def clock_moved(self, delta, now):
         """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
@@ -82,7 +83,7 @@ class FuelCellAppliance:
 
     def command(self, run, maximum):
         """run: generation allowed; maximum: rated maximum rather than load-following."""
-        raise NotImplementedError
+        raise NotImplementedError("command")
 
 
 class SimFuelCell(FuelCellAppliance):

@@ -3,7 +3,8 @@ ECHONET object, appliance interface, simulated plant and the DR-available amount
 
 To drive a real unit, implement `HybridHeaterAppliance` (read its measurements in `step`,
 pass settings on in `command`, and give the household's expected draw, or override the
-whole `dr_amount` planner) and hand it to `HybridWaterHeater` in place of `SimHybridHeater`.
+whole `dr_amount` planner); `HybridWaterHeater` drives it in place of `SimHybridHeater`
+(README, Driving a real appliance: the config's `appliances` names it).
 
 Solar linkage is the DR lever: with 0xB8 other than 0x41 (off) the heat pump heats only
 inside the 0xB9 window (up-DR) and the gas boiler covers whatever the tank lacks outside
@@ -55,7 +56,7 @@ class HybridHeaterAppliance:
 
     def step(self, now):
         """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
-        raise NotImplementedError
+        raise NotImplementedError("step")
 
     def clock_moved(self, delta, now):
         """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
@@ -65,11 +66,11 @@ class HybridHeaterAppliance:
 
     def command(self, auto, linkage, start, end):
         """auto: 0xB0 code; linkage: 0xB8 code; start, end: 0xB9 window, seconds of day."""
-        raise NotImplementedError
+        raise NotImplementedError("command")
 
     def expected_draw(self, t0, t1):
         """Hot water (L at storage temperature) the household is expected to draw in [t0, t1)."""
-        raise NotImplementedError
+        raise NotImplementedError("expected_draw")
 
     def dr_amount(self, now, start, end):
         """(up-DR Wh, down-DR Wh) for the window [start, end) (seconds of day) running now,

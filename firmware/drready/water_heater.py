@@ -2,8 +2,9 @@
 appliance interface and simulated plant with its heating planner.
 
 To drive a real unit, implement `WaterHeaterAppliance` (read its measurements and its
-heating plan's forecast in `step`, pass settings on in `command`) and give it to
-`ElectricWaterHeater` in place of `SimWaterHeater`.
+heating plan's forecast in `step`, pass settings on in `command`); `ElectricWaterHeater`
+drives it in place of `SimWaterHeater` (README, Driving a real appliance: the config's
+`appliances` names it).
 
 Energy shift (the DR lever): a controller sets 0xC7 = 01 and the shift times 0xCA (and
 0xCD) before the standard start time 0xC8; at that time the unit fixes the next cycle's
@@ -72,7 +73,7 @@ class WaterHeaterAppliance:
 
     def step(self, now):
         """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""
-        raise NotImplementedError
+        raise NotImplementedError("step")
 
     def clock_moved(self, delta, now):
         """The node's clock jumped by delta seconds to now (a controller set 0x97/0x98):
@@ -81,7 +82,7 @@ class WaterHeaterAppliance:
         pass
 
     def command(self, epc, code, now):
-        raise NotImplementedError
+        raise NotImplementedError("command")
 
 
 class SimWaterHeater(WaterHeaterAppliance):

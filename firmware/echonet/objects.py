@@ -7,7 +7,8 @@ an announced property so the node can send the status-change INF.
 Appliance drivers. A device object drives an appliance through its class's interface
 (drready/battery.py BatteryAppliance and its siblings; a driver for a real product
 subclasses it: README, Driving a real appliance). What they share:
-- Ratings are read once, when the object is made.
+- Ratings (capacity, power ranges) are fixed by the end of the driver's constructor: the
+  object serves some of them from when it is made, and uses others as it goes.
 - `step(now)` refreshes the measured attributes from the product. The object calls it
   when it is made, about once a second after that, and just before it carries out a Set.
   `now` is the node's clock in whole Unix seconds (UTC): it runs SPEED times fast in the

@@ -36,7 +36,7 @@ class MeteredBattery(BatteryAppliance):
             raise MemoryError("register map")
         self.steps += 1
 
-    def command(self, mode, setting):
+    def command(self, mode, settings):
         if self.refuse or mode == self.refuse_mode:
             raise OSError(5, "inverter did not acknowledge")
         self.commands.append(mode)
@@ -82,7 +82,7 @@ class Unfinished(BatteryAppliance):
     def __init__(self, instance):
         pass
 
-    def command(self, mode, setting):
+    def command(self, mode, settings):
         pass
 
 
