@@ -117,6 +117,9 @@ def config(args):
         fail("SECURE=%s must be on or off" % args.secure)
     try:
         os.makedirs(state, exist_ok=True)
+        # the device's secrets and whatever it writes later (a rotated setup-code verifier,
+        # the controllers) are for this user alone, whatever the umask made of the files
+        os.chmod(state, 0o700)
     except OSError as e:
         fail("STATE=%s cannot be created: %s" % (args.state, e.strerror))
     if not re.fullmatch(r"[0-9]{1,8}", args.dr_timeout) or int(args.dr_timeout) > 10000000:

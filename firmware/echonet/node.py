@@ -219,6 +219,23 @@ class Node:
                     del heard[src]
         self.flush()
 
+    def drop(self, key):
+        """The controller key (who() of its requests) may command no more (its enrollment
+        was revoked): the commands it put in force end now, as its silence would end them."""
+        for d in self.devices:
+            if d.set_at is not None and d.set_by == key:
+                try:
+                    d.autonomous(self.now)
+                    d.set_at = None
+                    if self.event:
+                        self.event("autonomous %06X: its controller was revoked" % d.eoj)
+                except Exception as e:  # the driver failing: the DR timeout ends it (step)
+                    self.stats.errors += 1
+                    if self.event:
+                        self.event("ERROR appliance %06X as its controller was revoked: %r" % (d.eoj, e))
+        self._heard.pop(key, None)
+        self.flush()
+
     def _still_there(self, src):
         """If src is from a controller whose Set put a command in force, its silence starts
         again, dated when the request arrived (not at the last tick) and only while it has

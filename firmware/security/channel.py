@@ -52,7 +52,8 @@ class Session:
         self.server = server
         self.peer = peer
         self.fp = None  # SHA-256 of the certificate the controller presented
-        self.ctl = None  # its enrolled-controller record, or None
+        # its enrolled-controller record, or None
+        self.ctl = None  # type: dict | None
         self.challenge = None  # the enrollment challenge given out, used once
         self.stream = None
         self.closed = False
@@ -132,7 +133,8 @@ class SecureServer:
             self.server.close()
 
     def drop(self, fp):
-        """Close the sessions of a controller whose enrollment was revoked."""
+        """Close the sessions of a controller whose enrollment was revoked, and end the DR
+        commands it put in force."""
         me = asyncio.current_task()
         for s in self.sessions:
             if s.fp == fp:
@@ -140,6 +142,9 @@ class SecureServer:
                 s.closed = True  # the session asking ends after its answer (a task cannot cancel itself)
                 if s.task is not None and s.task is not me:  # its loop ends and closes the connection
                     s.task.cancel()
+        gone = Session(self, None)
+        gone.ctl = {"fp": fp_hex(fp)}
+        self.node.drop(self.node.who(gone))  # who: the key its requests were known by
 
     async def _serve(self, _reader, raw):
         peer = raw.get_extra_info("peername")

@@ -223,13 +223,16 @@ def test_a_revoked_controller_is_refused(node, tmp_path):
     with connect(node, home_b, b) as c:
         with pytest.raises(secure.Refused, match="not enrolled"):
             c.request({"op": "controllers"})
-    assert secure_get(node, home_a, a) == b"\x42"
+    # the command bob put in force (charge) ended with his enrollment, as his silence
+    # would have ended it an hour later: the battery is back to automatic (0x46)
+    assert secure_get(node, home_a, a) == b"\x46"
+    node.proc.wait_for("autonomous 027D01: its controller was revoked", 5)
     rc, lines = run_ctl(node, home_a, "controllers", node.addr)
     assert rc == 0 and "alice" in lines[0] and lines[-1] == "(1 enrolled)", lines
     # an unknown certificate may read, never write
     home_c, c_id = controller(tmp_path, "c")
     with connect(node, home_c, c_id, ca=node.ca) as c:
-        assert c.echonet(BATTERY, enl.GET, [(0xDA, b"")]).props == [(0xDA, b"\x42")]
+        assert c.echonet(BATTERY, enl.GET, [(0xDA, b"")]).props == [(0xDA, b"\x46")]
         assert c.echonet(BATTERY, enl.SETC, [(0xDA, b"\x45")]).esv == enl.SETC_SNA
 
 

@@ -93,9 +93,13 @@ def _identity(node):
 
 def test_identity_is_created_once_and_kept(node_factory, state_dirs):
     state = state_dirs()
+    os.chmod(state, 0o755)  # as a directory a user made would be
     first = node_factory(state=state)
     path = os.path.join(state, "identity.json")
     assert os.path.exists(path), "no identity.json in the state directory after the first start"
+    # what the node writes there later (a rotated verifier, say) gets the umask's mode: the
+    # directory keeps other users of the host out of all of it
+    assert os.stat(state).st_mode & 0o777 == 0o700, oct(os.stat(state).st_mode)
     with open(path) as f:
         stored = json.load(f)
     before = _identity(first)
