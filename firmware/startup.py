@@ -74,7 +74,7 @@ def check_config(cfg):
             ip_bytes(a)
         except (ValueError, AttributeError):
             raise ConfigError("legacy_write entry %r is not an IPv4 address" % (a,))
-    for key in ("dr_timeout_s", "persist_interval_s", "enroll_backoff_s"):
+    for key in ("dr_timeout_s", "persist_interval_s", "enroll_backoff_s", "update_pull_timeout_s"):
         v = cfg.get(key, 0)
         if not isinstance(v, int) or not 0 <= v <= 10000000:
             raise ConfigError("%s must be a whole number of seconds from 0 to 10000000" % key)

@@ -1,12 +1,15 @@
 """An HTTPS server on 127.0.0.1 for the update pull tests: a CA and a server certificate
 made per test run with `cryptography`, and a handler serving one package with Range
-requests, able to drop the connection after a given number of body bytes."""
+requests, able to drop the connection after a given number of body bytes; and a tarpit
+that accepts connections and answers a byte at a time, never finishing a TLS handshake."""
 import datetime
 import http.server
 import ipaddress
 import os
+import socket
 import ssl
 import threading
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -50,12 +53,14 @@ def pem(cert):
 
 class PackageServer:
     """Serves `package` at /pkg over HTTPS on 127.0.0.1 (a free port); records the Range
-    header of every request; drop_after=N closes the connection after N body bytes, once."""
+    header of every request; drop_after=N closes the connection after N body bytes, once;
+    headers: more (name, value) header lines for every answer."""
 
     def __init__(self, package, tmpdir, ca=None):
         self.package = package
         self.ranges = []
         self.drop_after = None
+        self.headers = []
         self.ca_key, self.ca_cert = ca or make_ca()
         key, cert = server_cert(self.ca_key, self.ca_cert)
         cert_file = os.path.join(tmpdir, "server.pem")
@@ -90,6 +95,8 @@ class PackageServer:
                 body = data[start:]
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Connection", "close")
+                for name, value in outer.headers:
+                    self.send_header(name, value)
                 self.end_headers()
                 if outer.drop_after is not None:
                     body, outer.drop_after = body[: outer.drop_after], None
@@ -108,3 +115,46 @@ class PackageServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class Tarpit:
+    """Accepts TCP connections on 127.0.0.1 (a free port) and sends each, one byte every
+    `every` seconds, the start of a TLS record that never ends: a client waiting for the
+    server's handshake waits for ever. .connected is set at the first connection."""
+
+    RECORD = b"\x16\x03\x03\x40\x00"  # a handshake record of 16 KB, then never more than a byte at a time
+
+    def __init__(self, every=1.0):
+        self.every = every
+        self.connected = threading.Event()
+        self.closed = False
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)  # the accepting thread sees close() soon
+        self.url = "https://127.0.0.1:%d/pkg" % self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connected.set()
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn):
+        with conn:
+            for i in range(100000):
+                if self.closed:
+                    return
+                try:
+                    conn.sendall(self.RECORD[i : i + 1] or b"\x00")
+                except OSError:
+                    return
+                time.sleep(self.every)
+
+    def close(self):
+        self.closed = True
+        self.sock.close()

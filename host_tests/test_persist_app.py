@@ -69,7 +69,7 @@ def test_values_that_no_longer_validate_are_logged_and_the_boot_goes_on(tmp_path
 
 
 def test_config_keys_for_timeout_and_interval():
-    for key in ("dr_timeout_s", "persist_interval_s"):
+    for key in ("dr_timeout_s", "persist_interval_s", "update_pull_timeout_s"):
         for bad in (-1, "60", 1.5, None):
             with pytest.raises(app.ConfigError) as e:
                 startup.check_config({key: bad})

@@ -1,14 +1,18 @@
 """Pulling an update over HTTPS (firmware/update/pull.py) from a server on 127.0.0.1 with
 a certificate made for the test: the whole package, nothing when it runs already, resume
 with a Range request after a dropped connection, a server the configured CA does not
-vouch for, a refused package; on CPython and under the MicroPython unix port."""
+vouch for, a refused package, a server that never finishes its answer (a tarpit); on
+CPython and under the MicroPython unix port, where the node's loop goes on meanwhile."""
+import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
-from https_server import PackageServer, make_ca
+from https_server import PackageServer, Tarpit, make_ca
 from update import pull, state
 from update.receiver import Receiver
 from update_pkgs import BOARD, T0, Signer, bundle
@@ -19,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 SIGNER = Signer()
+run = asyncio.run
 META, PAYLOAD = SIGNER.package("2.0.0", 4, bundle("2.0.0", extra=bytes(range(256)) * 12))
 PACKAGE = META + PAYLOAD
 
@@ -35,13 +40,13 @@ def receiver(d):
 
 
 def test_a_package_is_pulled_verified_and_installed(server, tmp_path):
-    m = pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0)
+    m = run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))
     assert m is not None and m.version == "2.0.0"
     rec = state.load(str(tmp_path))
     assert rec["active"] == "a" and rec["trial"] and rec["slots"]["a"]["version"] == "2.0.0"
     assert server.ranges == ["bytes=0-"]
     # the package this device runs is not fetched again beyond its metadata
-    assert pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0) is None
+    assert run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0)) is None
 
 
 def test_a_dropped_download_resumes_with_a_range_request(server, tmp_path):
@@ -49,9 +54,9 @@ def test_a_dropped_download_resumes_with_a_range_request(server, tmp_path):
     first = len(files[0][1])  # app.mpy complete, the next file begun when the connection drops
     server.drop_after = len(META) + first + 100
     with pytest.raises(pull.PullError, match="stopped at"):
-        pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0)
+        run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))
     assert state.load(str(tmp_path))["active"] is None
-    m = pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0)
+    m = run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))
     assert m is not None and m.version == "2.0.0"
     assert server.ranges == ["bytes=0-", "bytes=0-", "bytes=%d-" % (len(META) + first)]
 
@@ -61,7 +66,7 @@ def test_a_server_the_configured_ca_does_not_vouch_for_is_refused(server, tmp_pa
     from https_server import pem
 
     with pytest.raises(OSError, match="(?i)certificate"):
-        pull.pull(server.url, pem(other), receiver(tmp_path), T0)
+        run(pull.pull(server.url, pem(other), receiver(tmp_path), T0))
     assert server.ranges == []  # not a byte was asked of it
 
 
@@ -70,7 +75,7 @@ def test_a_refused_package_stages_nothing(tmp_path):
     s = PackageServer(meta + payload, str(tmp_path))
     try:
         with pytest.raises(manifest.ManifestError) as e:
-            pull.pull(s.url, s.ca_pem(), receiver(tmp_path), T0)
+            run(pull.pull(s.url, s.ca_pem(), receiver(tmp_path), T0))
         assert e.value.reason == manifest.WRONG_TARGET
         assert not os.path.exists(state.slot_dir(str(tmp_path), "a"))
     finally:
@@ -80,16 +85,72 @@ def test_a_refused_package_stages_nothing(tmp_path):
 @pytest.mark.parametrize("url", ["http://127.0.0.1/pkg", "https://", "https://127.0.0.1:x/pkg", 7])
 def test_only_https_urls(url, tmp_path):
     with pytest.raises(pull.PullError):
-        pull.pull(url, b"", receiver(tmp_path), T0)
+        run(pull.pull(url, b"", receiver(tmp_path), T0))
 
 
 def test_config_needs_a_ca(tmp_path):
     with pytest.raises(pull.PullError, match="update_ca"):
-        pull.from_config({"update_url": "https://127.0.0.1/pkg"}, receiver(tmp_path), T0)
-    assert pull.from_config({}, receiver(tmp_path), T0) is None
+        run(pull.from_config({"update_url": "https://127.0.0.1/pkg"}, receiver(tmp_path), T0))
+    assert run(pull.from_config({}, receiver(tmp_path), T0)) is None
+
+
+def test_header_lines_are_bounded_not_the_headers(server, tmp_path):
+    server.headers = [("X-Pad-%d" % i, "p" * 300) for i in range(8)]  # 2.4 KB of headers in short lines
+    m = run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))
+    assert m is not None and m.version == "2.0.0"
+    server.headers = [("X-Pad", "p" * 1100)]
+    with pytest.raises(pull.PullError, match="over-long header line"):
+        run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))
+
+
+def test_an_error_status_is_refused(server, tmp_path):
+    with pytest.raises(pull.PullError, match="HTTP 404"):
+        run(pull.pull(server.url + "x", server.ca_pem(), receiver(tmp_path), T0))
+
+
+@pytest.fixture
+def tarpit():
+    t = Tarpit(every=0.5)
+    yield t
+    t.close()
+
+
+def test_a_tarpit_ends_the_pull_by_its_deadline(tarpit, server, tmp_path):
+    """A server sending a byte every half second never trips the per-step timeout; the
+    pull's deadline ends it, and the event loop went on meanwhile."""
+    ticks = []
+
+    async def both():
+        async def tick():
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.1)
+
+        t = asyncio.create_task(tick())
+        try:
+            await pull.pull(tarpit.url, server.ca_pem(), receiver(tmp_path), T0, deadline=2)
+        finally:
+            t.cancel()
+
+    t0 = time.monotonic()
+    with pytest.raises(pull.PullError, match="took over 2 s"):
+        run(both())
+    assert tarpit.connected.is_set() and time.monotonic() - t0 < 4
+    assert len(ticks) >= 15  # ten a second while the pull waited
+
+
+def test_the_deadline_is_a_config_key(tarpit, server, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(server.ca_pem())
+    cfg = {"update_url": tarpit.url, "update_ca": str(ca), "update_pull_timeout_s": 1}
+    t0 = time.monotonic()
+    with pytest.raises(pull.PullError, match="took over 1 s"):
+        run(pull.from_config(cfg, receiver(tmp_path), T0))
+    assert time.monotonic() - t0 < 3
 
 
 MP_PULL = """
+import asyncio
 import sys
 sys.path.insert(0, %(fw)r)
 from update import pull
@@ -97,7 +158,7 @@ from update.receiver import Receiver
 cfg = {"update_url": %(url)r, "update_ca": %(ca)r, "state_dir": %(sd)r}
 r = Receiver(cfg["state_dir"], roots=[bytes.fromhex(%(root)r)], board_name="unix")
 try:
-    m = pull.from_config(cfg, r, %(now)d)
+    m = asyncio.run(pull.from_config(cfg, r, %(now)d))
     print("INSTALLED", m.version if m else None)
 except pull.PullError as e:
     print("PULLERROR", e)
@@ -115,14 +176,82 @@ def test_the_unix_port_pulls_and_resumes(server, tmp_path):
     first = len(bundle("2.0.0", extra=bytes(range(256)) * 12)["app.mpy"])  # the first item
     server.drop_after = len(META) + first + 100
 
-    def run():
+    def mp():
         r = subprocess.run([MICROPYTHON, "-X", "heapsize=100K", str(script)], capture_output=True, text=True, timeout=60)
         return r.stdout + r.stderr
 
-    assert "PULLERROR the download stopped" in run()
-    out = run()
+    assert "PULLERROR the download stopped" in mp()
+    out = mp()
     assert "INSTALLED 2.0.0" in out, out
     assert server.ranges == ["bytes=0-", "bytes=0-", "bytes=%d-" % (len(META) + first)], out
     rec = json.loads((sd / "update.json").read_text())
     assert rec["active"] == "a" and rec["slots"]["a"]["version"] == "2.0.0"
-    assert "INSTALLED None" in run()  # it runs that package now
+    assert "INSTALLED None" in mp()  # it runs that package now
+
+
+MP_TARPIT = """
+import asyncio
+import socket
+import sys
+import time
+sys.path.insert(0, %(fw)r)
+from update import pull
+echoed = []
+
+async def echo(s):  # a UDP service in the same loop as the pull
+    while True:
+        try:
+            data, src = s.recvfrom(64)
+        except OSError:  # nothing there yet
+            await asyncio.sleep_ms(10)
+            continue
+        s.sendto(data, src)
+        echoed.append(data)
+
+async def main():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    s.bind(socket.getaddrinfo("127.0.0.1", %(port)d)[0][-1])
+    t = asyncio.create_task(echo(s))
+    print("ECHO")
+    cfg = {"update_url": %(url)r, "update_ca": %(ca)r, "update_pull_timeout_s": 4}
+    t0 = time.ticks_ms()
+    try:
+        await pull.from_config(cfg, None, 0)  # the receiver is never reached
+    except pull.PullError as e:
+        print("PULLERROR after %%d ms, %%d echoed: %%s" %% (time.ticks_diff(time.ticks_ms(), t0), len(echoed), e))
+    t.cancel()
+
+asyncio.run(main())
+"""
+
+
+def test_the_unix_port_serves_on_while_a_tarpit_holds_the_pull(tarpit, server, tmp_path):
+    """Under the unix port: a UDP echo task in the pull's event loop answers every datagram
+    while a tarpit holds the pull, and the pull ends with its deadline (4 s here)."""
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(server.ca_pem())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # a free port for the echo
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "mp_tarpit.py"
+    script.write_text(MP_TARPIT % {"fw": os.path.join(ROOT, "build", "firmware"), "url": tarpit.url, "ca": str(ca),
+                                   "port": port})
+    p = subprocess.Popen([MICROPYTHON, "-X", "heapsize=100K", str(script)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline() == "ECHO\n"
+        assert tarpit.connected.wait(3), "the pull never connected"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+            c.settimeout(1)
+            for i in range(10):  # over 2 s of the pull's 4
+                c.sendto(b"ping %d" % i, ("127.0.0.1", port))
+                assert c.recvfrom(64)[0] == b"ping %d" % i
+                time.sleep(0.2)
+        out = p.communicate(timeout=10)[0]
+    finally:
+        p.kill()
+        p.wait()
+    assert "PULLERROR" in out and "10 echoed: the pull took over 4 s" in out, out
+    ms = int(out.split("after ")[1].split(" ms")[0])
+    assert 4000 <= ms < 5000, out

@@ -7,17 +7,23 @@ Config (docs/updates.md, "Pulling from an HTTPS server"):
     "update_ca": "update_ca.pem"     the CA certificate the server's chain must lead to
                                      (PEM or DER file); the server is always checked
     "update_interval_s": 86400       seconds between two checks (default one day)
+    "update_pull_timeout_s": 300     the longest one pull may take (default DEADLINE_S)
 
 The TLS is the platform's (MicroPython `tls`, mbedTLS; CPython's `ssl` in tests), with
 CERT_REQUIRED and the server name checked: no other trust anchor, never unverified.
+
+Everything runs on the node's event loop: connecting, the TLS handshake, the request and
+each read are awaited with TIMEOUT_S each, and the whole pull has a deadline, so a server
+that answers slowly, or a byte at a time, costs the node nothing but the wait.
 """
+import asyncio
 import binascii
-import socket
 
 from update.receiver import MAX_METADATA
 
-CHUNK = 1024
-TIMEOUT_S = 30
+CHUNK = 1024  # the one buffer: header lines up to this long, then the body in pieces of it
+TIMEOUT_S = 30  # for each step: connecting with its TLS handshake, sending the request, a read
+DEADLINE_S = 300  # for a whole pull; an unfinished download goes on from there next time
 INTERVAL_S = 86400
 
 
@@ -68,27 +74,56 @@ def _context(ca):
     return ctx
 
 
-class _Get:
-    """One GET with a Range from `start`; the body is read with readinto()."""
+async def _step(aw, timeout=TIMEOUT_S):
+    """Await one step of the transfer; a server that takes longer is given up on."""
+    try:
+        return await asyncio.wait_for(aw, timeout)
+    except asyncio.TimeoutError:
+        raise PullError("the update server did not answer within %d s" % timeout)
 
-    def __init__(self, ctx, host, port, path, start):
-        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-        s = socket.socket(ai[0], socket.SOCK_STREAM)
-        try:
-            s.settimeout(TIMEOUT_S)
-            s.connect(ai[-1])
-            self.s = ctx.wrap_socket(s, server_hostname=host)
-        except BaseException:
-            s.close()
-            raise
-        req = "GET %s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-\r\nUser-Agent: drready-node\r\nConnection: close\r\n\r\n"
-        self.s.write((req % (path, host, start)).encode())
-        status = self._line().split(b" ")
-        code = int(status[1]) if len(status) > 1 and status[1].isdigit() else 0
-        self.length = -1
+
+# The two platforms' streams differ here alone. MicroPython's Stream reads into a buffer
+# (None: a TLS record not complete yet) and its close() leaves the socket open; CPython's
+# StreamReader (the tests) has no readinto().
+async def _readinto(r, mv):
+    if not hasattr(r, "readinto"):
+        data = await r.read(len(mv))
+        mv[: len(data)] = data
+        return len(data)
+    while True:
+        n = await r.readinto(mv)  # pyright: ignore[reportAttributeAccessIssue] (MicroPython's Stream)
+        if n is not None:
+            return n
+
+
+def _close(w):
+    getattr(w, "s", w).close()
+
+
+class _Get:
+    """One GET with a Range from `start`. Its buffer takes the header lines as they come,
+    then holds what of the body came with them; read() hands out the body from there."""
+
+    def __init__(self, buf):
+        self.buf = buf
+        self.mv = memoryview(buf)
+        self.pos = self.end = 0  # buf[pos:end]: read from the server, not handed out yet
+        self.r = self.w = None
+        self.length = -1  # body bytes still to come (Content-Length), -1: up to the end
         self.first = 0  # offset in the package of the first body byte
+
+    async def open(self, ctx, host, port, path, start):
+        # MicroPython's (1.22 on) connects, then wraps the socket as channel.py does, with
+        # do_handshake_on_connect=False: the handshake runs in the request's write and the first read
+        self.r, w = await _step(asyncio.open_connection(host, port, ssl=ctx, server_hostname=host))
+        self.w = w
+        req = "GET %s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-\r\nUser-Agent: drready-node\r\nConnection: close\r\n\r\n"
+        w.write((req % (path, host, start)).encode())
+        await _step(w.drain())
+        status = (await self._line()).split(b" ")
+        code = int(status[1]) if len(status) > 1 and status[1].isdigit() else 0
         while True:
-            line = self._line()
+            line = await self._line()
             if not line:
                 break
             name, _, value = line.partition(b":")
@@ -99,96 +134,120 @@ class _Get:
             elif name == b"content-range" and code == 206:  # bytes FIRST-LAST/TOTAL
                 self.first = int(value.split(b" ")[-1].split(b"-")[0])
         if code not in (200, 206):
-            self.close()
             raise PullError("the update server answered HTTP %d" % code)
 
-    def _line(self):
-        out = bytearray()
-        while len(out) < 1024:
-            c = self.s.read(1)
-            if not c:
+    async def _line(self):
+        """The next header line, without its CR LF; one longer than the buffer is refused."""
+        scan = self.pos
+        while True:
+            i = self.buf.find(b"\n", scan, self.end)
+            if i >= 0:
+                line = bytes(self.mv[self.pos : i]).rstrip(b"\r")
+                self.pos = i + 1
+                return line
+            if self.pos:  # the line so far to the front, room for the rest after it
+                n = self.end - self.pos
+                self.mv[:n] = self.mv[self.pos : self.end]
+                self.pos, self.end = 0, n
+            if self.end == len(self.buf):
+                raise PullError("the update server's answer has an over-long header line")
+            scan = self.end
+            k = await _step(_readinto(self.r, self.mv[self.end :]))
+            if not k:
                 raise PullError("the update server closed the connection in its answer")
-            if c == b"\n":
-                return bytes(out).rstrip(b"\r")
-            out += c
-        raise PullError("the update server's answer has an over-long header line")
+            self.end += k
 
-    def readinto(self, mv):
-        if self.length == 0:
-            return 0
-        if 0 < self.length < len(mv):
-            mv = mv[: self.length]
-        readinto = getattr(self.s, "readinto", None)
-        n = readinto(mv) if readinto else self.s.recv_into(mv)
+    async def read(self, most):
+        """The next piece of the body, at most `most` bytes: a memoryview into the buffer,
+        valid until the next read; empty at the end of the body."""
+        if self.length >= 0:
+            most = min(most, self.length)
+        if self.pos == self.end and most:
+            self.pos = 0
+            self.end = await _step(_readinto(self.r, self.mv[:most]))
+        n = min(most, self.end - self.pos)
+        piece = self.mv[self.pos : self.pos + n]
+        self.pos += n
         if self.length > 0:
-            self.length -= n or 0
-        return n or 0
+            self.length -= n
+        return piece
 
-    def skip(self, n, mv):
+    async def skip(self, n):
         while n > 0:
-            k = self.readinto(mv[: min(n, len(mv))])
+            k = len(await self.read(n))
             if not k:
                 raise PullError("the update server's answer ended early")
             n -= k
 
     def close(self):
-        self.s.close()
+        if self.w is not None:
+            _close(self.w)
+            self.w = None
 
 
-def _read_exact(get, n):
+async def _read_exact(get, n):
     buf = bytearray(n)
-    mv = memoryview(buf)
     p = 0
     while p < n:
-        k = get.readinto(mv[p:])
-        if not k:
+        piece = await get.read(n - p)
+        if not piece:
             raise PullError("the download ended inside the package's metadata")
-        p += k
+        buf[p : p + len(piece)] = piece
+        p += len(piece)
     return bytes(buf)
 
 
-def _read_metadata(get):
+async def _read_metadata(get):
     """The package's metadata, its size checked before it is read into the heap. The
     framing code (security/manifest.py) is imported here, not by the module: the receiver
     drops it after verifying, and nothing here may keep it."""
     from security import manifest
 
-    head = _read_exact(get, manifest.HEAD)
+    head = await _read_exact(get, manifest.HEAD)
     size = manifest.metadata_size(head)
     if size > MAX_METADATA:
         raise PullError("the package's metadata would be %d bytes, more than %d: not a package for this device"
                         % (size, MAX_METADATA))
-    return head + _read_exact(get, size - manifest.HEAD)
+    return head + await _read_exact(get, size - manifest.HEAD)
 
 
-def pull(url, ca, receiver, now):
+async def pull(url, ca, receiver, now, deadline=DEADLINE_S):
     """Download the package at url into receiver, verify and install it: the Manifest, or
     None when the package is what this device runs already. ManifestError for a package
-    refused (its .reason), PullError or OSError for the transfer; pulling again resumes."""
+    refused (its .reason), PullError or OSError for the transfer, PullError too when it
+    takes over `deadline` seconds; pulling again resumes."""
     host, port, path = parse_url(url)
     buf = bytearray(CHUNK)  # before the update fragments the heap
-    mv = memoryview(buf)
     ctx = _context(ca)
-    get = _Get(ctx, host, port, path, 0)
     try:
+        return await asyncio.wait_for(_pull(ctx, host, port, path, buf, receiver, now), deadline)
+    except asyncio.TimeoutError:
+        raise PullError("the pull took over %d s; the next one goes on from where it stopped" % deadline)
+
+
+async def _pull(ctx, host, port, path, buf, receiver, now):
+    get = _Get(buf)
+    try:
+        await get.open(ctx, host, port, path, 0)
         if get.first:
             raise PullError("the update server answered from byte %d, not from the start" % get.first)
-        meta = _read_metadata(get)
+        meta = await _read_metadata(get)
         if receiver.installed(meta):
             return None
         offset = receiver.start(meta, now)
         if offset:  # go on from there: ask for it, or skip to it if the server ignores Range
             get.close()
             want = len(meta) + offset
-            get = _Get(ctx, host, port, path, want)
+            get = _Get(buf)
+            await get.open(ctx, host, port, path, want)
             if get.first not in (0, want):
                 raise PullError("the update server answered from byte %d, not %d" % (get.first, want))
-            get.skip(want - get.first, mv)
+            await get.skip(want - get.first)
         while True:
-            n = get.readinto(mv)
-            if not n:
+            piece = await get.read(CHUNK)
+            if not piece:
                 break
-            offset = receiver.write(offset, mv[:n])
+            offset = receiver.write(offset, piece)
         if offset < receiver.total:
             raise PullError("the download stopped at %d of %d bytes; pulling again goes on from there" % (offset, receiver.total))
         return receiver.finish()
@@ -196,8 +255,8 @@ def pull(url, ca, receiver, now):
         get.close()
 
 
-def from_config(cfg, receiver, now):
-    """pull() with the url and CA of the config; None when no update_url is configured."""
+async def from_config(cfg, receiver, now):
+    """pull() with the url, CA and deadline of the config; None when no update_url is configured."""
     url = cfg.get("update_url")
     if not url:
         return None
@@ -209,15 +268,14 @@ def from_config(cfg, receiver, now):
             ca = f.read()
     except OSError:
         raise PullError("cannot read update_ca %s" % ca_path)
-    return pull(url, ca, receiver, now)
+    return await pull(url, ca, receiver, now, cfg.get("update_pull_timeout_s", DEADLINE_S))
 
 
 async def task(cfg, wall, log, restart):
     """For the node's event loop: check update_url at boot and every update_interval_s;
     once an update is installed, raise restart() (app.Restart) to boot into it. wall():
-    trusted Unix seconds (hal.clock.wall). Each pull blocks the loop while it runs."""
-    import asyncio
-
+    trusted Unix seconds (hal.clock.wall). A pull awaits every step, so the node serves on
+    while it runs, and it ends by its deadline (update_pull_timeout_s) however slow the server."""
     if not cfg.get("update_url"):
         return
     interval = cfg.get("update_interval_s", INTERVAL_S)
@@ -228,7 +286,7 @@ async def task(cfg, wall, log, restart):
         from update.receiver import Receiver
 
         try:
-            m = from_config(cfg, Receiver(cfg.get("state_dir", ".")), wall())
+            m = await from_config(cfg, Receiver(cfg.get("state_dir", ".")), wall())
             if m:
                 log("update %s installed from %s; restarting into it" % (m.version, cfg["update_url"]))
                 raise restart()

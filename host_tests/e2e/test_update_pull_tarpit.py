@@ -1,0 +1,47 @@
+"""A pull from an update server that never finishes its answer (a tarpit, firmware/update/
+pull.py) while the real node runs: the node answers ECHONET Lite all along, and the pull
+ends by its deadline (update_pull_timeout_s, a few seconds here) with one log line."""
+import json
+import os
+import signal
+import time
+
+from https_server import Tarpit, make_ca, pem
+
+from . import enl
+from .harness import FIRMWARE_MAIN, PYTHON, READY_TIMEOUT, Proc
+
+BATTERY = 0x027D01
+DEADLINE_S = 6
+
+
+def test_the_node_serves_on_while_a_tarpit_holds_its_pull(address_pool, state_dirs):
+    addr, ctrl = address_pool.pair()
+    state = state_dirs()
+    ca = os.path.join(state, "update_ca.pem")
+    with open(ca, "wb") as f:
+        f.write(pem(make_ca()[1]))
+    tarpit = Tarpit(every=1.0)  # a byte a second: under any per-read timeout
+    cfg = os.path.join(state, "config.json")
+    with open(cfg, "w") as f:
+        json.dump({"addr": addr, "state_dir": state, "objects": ["battery"], "update_url": tarpit.url,
+                   "update_ca": ca, "update_pull_timeout_s": DEADLINE_S}, f)
+    env = dict(os.environ, MICROPYPATH=os.path.dirname(FIRMWARE_MAIN) + ":.frozen")
+    proc = Proc([os.path.join(os.path.dirname(PYTHON), "micropython"), "-X", "heapsize=192K", FIRMWARE_MAIN, cfg], env=env)
+    try:
+        proc.wait_for("READY", READY_TIMEOUT)
+        assert tarpit.connected.wait(5), "the node did not start its pull:\n" + proc.output()
+        held = time.monotonic()
+        with enl.RawController(ctrl) as c:
+            for _ in range(8):  # over 3 s of the pull's 6
+                assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
+                time.sleep(0.4)
+        line = proc.wait_for("update pull failed: ", DEADLINE_S + 5)
+        assert "took over %d s" % DEADLINE_S in line, proc.output()
+        assert DEADLINE_S - 1 <= time.monotonic() - held <= DEADLINE_S + 3
+        with enl.RawController(ctrl) as c:  # and after it
+            assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
+    finally:
+        tarpit.close()
+        rc = proc.stop(signal.SIGINT)
+    assert rc == 0 and "STOPPED" in proc.lines, proc.output()
