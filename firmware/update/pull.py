@@ -268,7 +268,7 @@ async def from_config(cfg, receiver, now):
             ca = f.read()
     except OSError:
         raise PullError("cannot read update_ca %s" % ca_path)
-    return await pull(url, ca, receiver, now, cfg.get("update_pull_timeout_s", DEADLINE_S))
+    return await pull(url, ca, receiver, now, cfg.get("update_pull_timeout_s") or DEADLINE_S)  # 0: the default
 
 
 async def task(cfg, wall, log, restart):
