@@ -234,7 +234,7 @@ def settings(cfg, node, clock):
     except ValueError as e:  # not JSON: not something a save leaves, even cut short
         skipped = ["%s: damaged (%s)" % (path, e)]
     for line in skipped:
-        log("settings skipped %s" % line)
+        log("settings not restored %s" % line)
     interval = cfg.get("persist_interval_s", _PERSIST_INTERVAL_S)
     return persist.Saver(node, path, interval, store.save, clock.elapsed_ms // clock.speed, retry)
 

@@ -111,7 +111,7 @@ def test_a_boot_on_a_damaged_file_starts_without_settings(use, capsys):
     node, saver = _boot_node(fs, use)
     assert persist.snapshot(node) == {}
     out = capsys.readouterr().out
-    assert out.startswith("settings skipped state/settings.json: damaged (")
+    assert out.startswith("settings not restored state/settings.json: damaged (")
 
 
 def test_the_harness_catches_a_save_that_is_not_atomic(use):

@@ -202,7 +202,13 @@ def main(argv=None):
     def stop(_sig, _frame):
         stopping.append(1)
         if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGINT)  # the node catches it and stops cleanly
+            # once: the node catches it and stops cleanly, writing what it has pending, and
+            # a second one (timeout and make both pass theirs on) would cut that short; a
+            # third is someone who means it
+            if len(stopping) == 1:
+                child.send_signal(signal.SIGINT)
+            elif len(stopping) >= 3:
+                child.kill()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -100,7 +100,7 @@ def restore(node, record, now, retry=None):
             again = retry is not None and why[i].startswith("error")
             if retry is not None and again:
                 retry.append((obj, todo[i]))
-            skipped.append("%s %s: %s%s" % (key, todo[i], why[i], "; tried again at every tick" if again else ""))
+            skipped.append("%s %s: %s%s" % (key, todo[i], why[i], "; kept, tried again at every tick" if again else ""))
         del obj.changed[:]  # a restart is not a status change: no INF
     return skipped
 
@@ -143,8 +143,10 @@ class Saver:
             node = self.node
             for entry in list(self.retry):
                 obj, item = entry
-                if int(item[:2], 16) in obj.accepted or _apply(obj, item, node.now) is None:
-                    self.retry.remove(entry)  # taken (or set anew by a controller since)
+                if int(item[:2], 16) in obj.accepted:
+                    self.retry.remove(entry)  # set anew by a controller since: that one stands
+                elif _apply(obj, item, node.now) is None:
+                    self.retry.remove(entry)  # taken: announced, and written as any Set
                     node.stats.sets += 1
                     if node.event:
                         node.event("settings restored %06X %s" % (obj.eoj, item))
