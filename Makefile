@@ -117,7 +117,9 @@ repl: venv
 	$(BIN)/mpremote connect "$(PORT)" repl
 
 # IDENTITY= a device directory made by tools/provision.py device: written to /identity/ first;
-# then /config.json (Wi-Fi, objects, legacy_write, appliances); then the board resets
+# then /config.json (Wi-Fi, objects, legacy_write, appliances); then the board resets. The
+# settings are checked before anything is written
 provision: venv
+	$(BIN)/python tools/board_config.py --check --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)" --appliances "$(APPLIANCES)"
 	$(if $(IDENTITY),$(BIN)/python tools/provision.py to-board --port "$(PORT)" "$(IDENTITY)" &&) \
 	$(BIN)/python tools/board_config.py --port "$(PORT)" --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)" --appliances "$(APPLIANCES)"

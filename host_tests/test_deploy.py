@@ -155,6 +155,16 @@ def test_provision_writes_config_and_never_shows_the_password(board):
     assert "appliances battery=drivers.my_battery.ModbusBattery" in r.stdout
 
 
+def test_provision_check_notes_a_driver_the_build_lacks():
+    r = subprocess.run([PYTHON, PROVISION, "--check", "--ssid", "x", "--appliances", "battery=drivers.nope.Battery"],
+                       capture_output=True, text=True, timeout=30, cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr  # (it may be on the board by other means)
+    assert "drivers.nope is not in build/firmware" in r.stderr and "firmware/drivers/nope.py" in r.stderr, r.stderr
+    r = subprocess.run([PYTHON, PROVISION, "--check", "--ssid", "x", "--objects", "battery"], capture_output=True,
+                       text=True, timeout=30, cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
 @pytest.mark.parametrize("argv, env, words", [
     ([DEPLOY, "--no-reset"], {}, "serial port"),
     ([DEPLOY, "--port", "/dev/does-not-exist", "--no-reset"], {}, "does not exist"),
@@ -170,6 +180,9 @@ def test_provision_writes_config_and_never_shows_the_password(board):
     ([PROVISION, "--port", "/dev/null", "--ssid", "x", "--appliances", "battery"], {"WIFI_PASSWORD": "12345678"},
      "APPLIANCES entry 'battery' is not object=module.name"),
     ([PROVISION, "--ssid", "x"], {"WIFI_PASSWORD": "12345678"}, "serial port"),
+    # make provision's first step: the settings checked with no board, before anything is written
+    ([PROVISION, "--check", "--ssid", "x", "--objects", "toaster"], {}, "toaster"),
+    ([PROVISION, "--check", "--ssid", "x", "--appliances", "battery"], {}, "APPLIANCES entry 'battery'"),
 ])
 def test_a_bad_command_gives_one_line_and_exit_2(argv, env, words):
     full = {k: v for k, v in os.environ.items() if k != "WIFI_PASSWORD"}

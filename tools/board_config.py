@@ -162,6 +162,8 @@ def parse(argv):
     ap.add_argument("--manufacturer-code", default="FFFFFF", help="6 hex digits (default FFFFFF, experimental)")
     ap.add_argument("--addr", default="", help="fixed IPv4 address instead of the one Wi-Fi gives (wired, or the unix port)")
     ap.add_argument("--state-dir", default=STATE_DIR, help="directory on the board for the identity and state (default state)")
+    ap.add_argument("--check", action="store_true",
+                    help="check the settings only, with no board: make provision does this before it writes anything")
     ap.add_argument("--no-reset", action="store_true",
                     help="no soft reset before and no reset after (needed for the MicroPython unix port behind a pty)")
     return ap.parse_args(argv)
@@ -172,8 +174,25 @@ def fail(message, code=2):
     return code
 
 
+def _not_built(cfg):
+    """The appliance modules the compiled firmware lacks (make deploy copies build/firmware)."""
+    built = os.path.join(ROOT, "build", "firmware")
+    return [where.rsplit(".", 1)[0] for where in cfg.get("appliances", {}).values()
+            if os.path.isdir(built) and not os.path.exists(os.path.join(built, *where.split(".")[:-1]) + ".mpy")]
+
+
 def main(argv=None):
     args = parse(argv)
+    if args.check:
+        try:
+            cfg = build_config(args, "")
+        except ArgError as e:
+            return fail(str(e))
+        for module in _not_built(cfg):
+            print("provision: note: %s is not in build/firmware, so make deploy does not put it on the board, and the "
+                  "node there stops at start until it has it (put it in firmware/%s.py)" % (module, module.replace(".", "/")),
+                  file=sys.stderr)
+        return 0
     problem = port_problem(args.port)
     if problem:
         return fail(problem)
