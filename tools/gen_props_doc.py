@@ -50,11 +50,14 @@ DR_ROLES = {
     (SUPER_CLASS, 0x97): "DR clock: plans run on it; a Set moves the node's one clock (every object)",
     (SUPER_CLASS, 0x98): "DR clock: plans run on it; a Set moves the node's one clock (every object)",
     (NODE_PROFILE, 0x83): "DR ID: individual device ID",
+    (NODE_PROFILE, 0x8E): "served when the identity has a production date (a factory's, tools/provision.py); "
+                          "not in 0x9F of one the node made itself (the simulator's)",
     # storage battery
     (0x027D, 0xDA): "DR lever: operation mode; " + _carried_out("drready.battery"),
     (0x027D, 0xEB): "DR lever: charging power (W), within 0xC8 (else SNA); 0 = the appliance's maximum",
     (0x027D, 0xEC): "DR lever: discharging power (W), within 0xC9 (else SNA); 0 = the appliance's maximum",
-    (0x027D, 0xAA): "DR lever: AC charge amount (Wh), counted from its Set or a change of mode",
+    (0x027D, 0xAA): "DR lever: AC charge amount (Wh), counted from its Set or a change of mode (a Set of 0xDA "
+                    "to the mode it has, a HEMS's keep-alive, does not count again)",
     (0x027D, 0xAB): "DR lever: AC discharge amount (Wh), counted from its Set or a change of mode",
     (0x027D, 0xC1): "DR lever: charging method; 0x01, 0x03 carried out, others SNA",
     (0x027D, 0xC2): "DR lever: discharging method; 0x01, 0x03 carried out, others SNA",
@@ -95,7 +98,8 @@ DR_ROLES = {
     (0x026B, 0xE1): "DR limit: remaining hot water",
     # hybrid water heater
     (0x02A6, 0xB8): "DR lever: solar linkage mode",
-    (0x02A6, 0xB9): "DR lever: DR window (solar utilisation time)",
+    (0x02A6, 0xB9): "DR lever: DR window (solar utilisation time), one within the day: an end not after "
+                    "its start (a window past midnight) is SNA",
     (0x02A6, 0xF0): "DR amount: up / down energy for the window",
     (0x02A6, 0x84): "DR report: present power (estimate)",
     (0x02A6, 0xB2): "DR report: heating now",
@@ -106,7 +110,8 @@ DR_ROLES = {
     (0x027E, 0xEC): "DR lever: discharging power (W), within 0xC9 (else SNA)",
     (0x027E, 0xDC): "DR lever: charging method; 0x01, 0x03, 0x06 carried out, others SNA",
     (0x027E, 0xDD): "DR lever: discharging method; 0x01, 0x03, 0x06 carried out, others SNA",
-    (0x027E, 0xE0): "DR lever: signed power (V2G method)",
+    (0x027E, 0xE0): "DR lever: signed power (V2G method); while the vehicle is short of its departure "
+                    "charge the unit charges at its maximum whatever this says (0xE1 reports what it does)",
     (0x027E, 0xE7): "DR lever: charging amount (Wh), counted from its Set or a change of mode",
     (0x027E, 0xE9): "DR lever: charging amount (Ah)",
     (0x027E, 0xEA): "DR lever: discharging amount (Wh), counted from its Set or a change of mode",
