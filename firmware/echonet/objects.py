@@ -28,7 +28,7 @@ from micropython import const
 
 from echonet import propmap
 from echonet.profile_props import NODE_PROFILE
-from echonet.props import ANNO, GET, NUM, SET, encode_int, find, num_limits, records, valid
+from echonet.props import ANNO, ENUM, GET, NUM, SET, encode_int, find, in_range, records
 
 # 0x82 of a device object: Appendix Release R, revision 1 ("00 00 'R' 01").
 _RELEASE_R = const(b"\x00\x00R\x01")
@@ -92,12 +92,7 @@ class EchonetObject:
             if rec is None:  # not declared (then not in gets either)
                 return False
             num = rec[3] == NUM
-            if num:
-                lims = num_limits(rec)
-                ok = lims[2] <= value <= lims[3] or value in lims[4]
-            else:
-                ok = 0 <= value <= 255 and valid(rec, bytes((value,)))
-            if not ok:
+            if not (in_range(rec, value) if num or rec[3] == ENUM else 0 <= value <= 255):
                 raise ValueError("%02X=%d outside its range" % (epc, value))
             value = encode_int(rec, value) if num else bytes((value,))
         old = self.values.get(epc)
