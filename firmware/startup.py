@@ -74,10 +74,12 @@ def check_config(cfg):
             ip_bytes(a)
         except (ValueError, AttributeError):
             raise ConfigError("legacy_write entry %r is not an IPv4 address" % (a,))
-    for key in ("dr_timeout_s", "persist_interval_s", "enroll_backoff_s", "update_pull_timeout_s"):
+    for key in ("dr_timeout_s", "persist_interval_s", "enroll_backoff_s", "update_interval_s", "update_pull_timeout_s"):
         v = cfg.get(key, 0)
         if not isinstance(v, int) or not 0 <= v <= 10000000:
             raise ConfigError("%s must be a whole number of seconds from 0 to 10000000" % key)
+    if cfg.get("update_pull_timeout_s", 0) > 86400:  # (a board's asyncio waits at most about 6 days at once)
+        raise ConfigError("update_pull_timeout_s must be at most 86400 (a day)")
     port = cfg.get("secure_port", SECURE_PORT)
     if not isinstance(port, int) or not 1 <= port <= 65535 or port == 3610:
         raise ConfigError("secure_port must be a TCP port from 1 to 65535 other than 3610")

@@ -54,13 +54,15 @@ def pem(cert):
 class PackageServer:
     """Serves `package` at /pkg over HTTPS on 127.0.0.1 (a free port); records the Range
     header of every request; drop_after=N closes the connection after N body bytes, once;
-    headers: more (name, value) header lines for every answer."""
+    headers: more (name, value) header lines for every answer; every: seconds between two
+    1 KB pieces of the body (a slow server), or 0."""
 
     def __init__(self, package, tmpdir, ca=None):
         self.package = package
         self.ranges = []
         self.drop_after = None
         self.headers = []
+        self.every = 0
         self.ca_key, self.ca_cert = ca or make_ca()
         key, cert = server_cert(self.ca_key, self.ca_cert)
         cert_file = os.path.join(tmpdir, "server.pem")
@@ -100,7 +102,10 @@ class PackageServer:
                 self.end_headers()
                 if outer.drop_after is not None:
                     body, outer.drop_after = body[: outer.drop_after], None
-                self.wfile.write(body)
+                for i in range(0, len(body), 1024 if outer.every else max(len(body), 1)):
+                    self.wfile.write(body[i : i + 1024] if outer.every else body)
+                    self.wfile.flush()
+                    time.sleep(outer.every)
                 self.close_connection = True
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -196,6 +196,7 @@ import sys
 import time
 sys.path.insert(0, %(fw)r)
 from update import pull
+from update.receiver import Receiver
 echoed = []
 
 async def echo(s):  # a UDP service in the same loop as the pull
@@ -217,7 +218,7 @@ async def main():
     cfg = {"update_url": %(url)r, "update_ca": %(ca)r, "update_pull_timeout_s": 4}
     t0 = time.ticks_ms()
     try:
-        await pull.from_config(cfg, None, 0)  # the receiver is never reached
+        await pull.from_config(cfg, Receiver(%(state)r), 0)  # (the pull never gets as far as the receiver)
     except pull.PullError as e:
         print("PULLERROR after %%d ms, %%d echoed: %%s" %% (time.ticks_diff(time.ticks_ms(), t0), len(echoed), e))
     t.cancel()
@@ -236,7 +237,7 @@ def test_the_unix_port_serves_on_while_a_tarpit_holds_the_pull(tarpit, server, t
         port = probe.getsockname()[1]
     script = tmp_path / "mp_tarpit.py"
     script.write_text(MP_TARPIT % {"fw": os.path.join(ROOT, "build", "firmware"), "url": tarpit.url, "ca": str(ca),
-                                   "port": port})
+                                   "port": port, "state": str(tmp_path)})
     p = subprocess.Popen([MICROPYTHON, "-X", "heapsize=100K", str(script)], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     try:
@@ -255,3 +256,110 @@ def test_the_unix_port_serves_on_while_a_tarpit_holds_the_pull(tarpit, server, t
     assert "PULLERROR" in out and "10 echoed: the pull took over 4 s" in out, out
     ms = int(out.split("after ")[1].split(" ms")[0])
     assert 4000 <= ms < 5000, out
+
+
+def test_a_pull_and_a_push_never_receive_at_once(server, tmp_path):
+    """Both stage into the same inactive slot: while one receives, the other is turned away."""
+    import update
+
+    from security.updates import UpdateService
+
+    class Server:
+        sessions = []
+
+    class Session:
+        server = Server()
+
+    service = UpdateService(str(tmp_path), None, lambda: T0, lambda: None)
+    me = Session()
+    Server.sessions.append(me)
+    assert service.start(me, len(META)) == {"offset": 0}  # a push begins ...
+    try:
+        with pytest.raises(pull.PullError, match="being pushed over the secure channel"):
+            run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))  # ... and the pull waits
+    finally:
+        service.close()
+    assert getattr(update, "receiving", None) is None
+
+    async def push_during_pull():
+        task = asyncio.create_task(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))
+        while getattr(update, "receiving", None) is None:
+            await asyncio.sleep(0)
+        answer = service.start(me, len(META))
+        return answer, await task
+
+    server.every = 0.01  # (a slow server: the push comes while the pull receives)
+    answer, m = run(push_during_pull())
+    assert answer == {"error": "an update is being pulled from update_url; try again when it is done"}
+    assert m is not None and m.version == "2.0.0" and getattr(update, "receiving", None) is None
+
+
+def test_a_refusal_raised_after_the_channel_reloaded_its_modules_is_logged(monkeypatch):
+    """The secure channel drops security.payload when its last session ends, so a refusal
+    may come as a ManifestError class loaded afresh, not the one the task could import:
+    the update task logs it and goes on to its next check, as it does a failed transfer."""
+    class ManifestError(Exception):  # security.payload's, loaded again
+        reason = "expired"
+
+    failures = [ManifestError("expired: the package expired"), OSError(113, "no route to host")]
+
+    checks = []
+
+    async def from_config(cfg, receiver, now):
+        checks.append(now)
+        if failures:
+            raise failures.pop(0)
+        await asyncio.sleep(10)  # the third check: it went on after both
+
+    monkeypatch.setattr(pull, "from_config", from_config)
+    monkeypatch.setattr(pull, "INTERVAL_S", 0.01)
+    logged = []
+
+    async def both():
+        try:
+            await asyncio.wait_for(pull.task({"update_url": "https://x/pkg"}, lambda: T0, logged.append, RuntimeError), 0.5)
+        except asyncio.TimeoutError:
+            pass
+
+    run(both())
+    assert len(checks) == 3
+    assert logged == ["update refused: expired: the package expired", "update pull failed: OSError(113, 'no route to host')"]
+
+
+MP_SLOW_FINISH = """
+import asyncio
+import sys
+import time
+sys.path.insert(0, %(fw)r)
+from update import pull
+from update.receiver import Receiver
+
+class SlowBoard(Receiver):  # a board's flash: checking every staged byte takes its time
+    def finish(self):
+        time.sleep(1.5)
+        return Receiver.finish(self)
+
+cfg = {"update_url": %(url)r, "update_ca": %(ca)r, "state_dir": %(sd)r, "update_pull_timeout_s": 1}
+r = SlowBoard(cfg["state_dir"], roots=[bytes.fromhex(%(root)r)], board_name="unix")
+try:
+    m = asyncio.run(pull.from_config(cfg, r, %(now)d))
+    print("INSTALLED", m.version if m else None)
+except pull.PullError as e:
+    print("PULLERROR", e)
+"""
+
+
+def test_an_update_checked_after_the_deadline_is_installed_and_says_so(server, tmp_path):
+    """Under the unix port: the deadline is the network's. The device's own check and switch
+    after it are not cut short (MicroPython's wait_for drops a result that comes late, and
+    the update was installed while the log said the pull failed)."""
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(server.ca_pem())
+    sd = tmp_path / "state"
+    sd.mkdir()
+    script = tmp_path / "mp_slow.py"
+    script.write_text(MP_SLOW_FINISH % {"fw": os.path.join(ROOT, "build", "firmware"), "url": server.url, "ca": str(ca),
+                                        "sd": str(sd), "root": SIGNER.roots[0].hex(), "now": T0})
+    r = subprocess.run([MICROPYTHON, "-X", "heapsize=100K", str(script)], capture_output=True, text=True, timeout=60)
+    assert "INSTALLED 2.0.0" in r.stdout, r.stdout + r.stderr
+    assert json.loads((sd / "update.json").read_text())["slots"]["a"]["version"] == "2.0.0"

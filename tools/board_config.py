@@ -175,10 +175,15 @@ def fail(message, code=2):
 
 
 def _not_built(cfg):
-    """The appliance modules the compiled firmware lacks (make deploy copies build/firmware)."""
-    built = os.path.join(ROOT, "build", "firmware")
-    return [where.rsplit(".", 1)[0] for where in cfg.get("appliances", {}).values()
-            if os.path.isdir(built) and not os.path.exists(os.path.join(built, *where.split(".")[:-1]) + ".mpy")]
+    """The appliance modules neither in firmware/ nor in the compiled firmware (make deploy
+    builds firmware/ and copies build/firmware)."""
+    out = []
+    for where in cfg.get("appliances", {}).values():
+        path = os.path.join(*where.split(".")[:-1])
+        if not any(os.path.exists(os.path.join(ROOT, d, path) + ext)
+                   for d, ext in (("firmware", ".py"), (os.path.join("build", "firmware"), ".mpy"))):
+            out.append(where.rsplit(".", 1)[0])
+    return out
 
 
 def main(argv=None):
@@ -189,7 +194,7 @@ def main(argv=None):
         except ArgError as e:
             return fail(str(e))
         for module in _not_built(cfg):
-            print("provision: note: %s is not in build/firmware, so make deploy does not put it on the board, and the "
+            print("provision: note: %s is not in firmware/, so make deploy does not put it on the board, and the "
                   "node there stops at start until it has it (put it in firmware/%s.py)" % (module, module.replace(".", "/")),
                   file=sys.stderr)
         return 0

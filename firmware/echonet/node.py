@@ -221,19 +221,13 @@ class Node:
 
     def drop(self, key):
         """The controller key (who() of its requests) may command no more (its enrollment
-        was revoked): the commands it put in force end now, as its silence would end them."""
+        was revoked): the commands it put in force end now, as its silence would end them
+        (step; a driver failing on the way is a fault, and the next tick tries again)."""
+        self._heard.pop(key, None)
         for d in self.devices:
             if d.set_at is not None and d.set_by == key:
-                try:
-                    d.autonomous(self.now)
-                    d.set_at = None
-                    if self.event:
-                        self.event("autonomous %06X: its controller was revoked" % d.eoj)
-                except Exception as e:  # the driver failing: the DR timeout ends it (step)
-                    self.stats.errors += 1
-                    if self.event:
-                        self.event("ERROR appliance %06X as its controller was revoked: %r" % (d.eoj, e))
-        self._heard.pop(key, None)
+                d.set_by = self  # no controller's any more: step ends it
+                self.step(d, self.now, self.now)
         self.flush()
 
     def _still_there(self, src):
@@ -294,7 +288,7 @@ class Node:
         command whose controller fell silent for dr_timeout ends (the plant run up to the
         expiry under it, then autonomous; True returned), then the plant runs to now.
         Without, d.tick(now) alone, before a Set. A driver that raises (a bus timeout, say)
-        is a fault: 0x88 goes to 0x41 (announced), the node serves on with the last values,
+        is a fault: 0x88 goes to 0x41 (announced), the node serves on with the values it has,
         and the first whole tick that works clears it (not a step before a Set: a lapse may
         still be failing); a command ends only once autonomous() has run, so a driver that
         failed on the way tries again at the next tick. A MemoryError is a fault too, so one
@@ -303,18 +297,22 @@ class Node:
         try:
             t = d.set_at
             limit = self.dr_timeout
-            if last is not None and limit and t is not None:
+            revoked = d.set_by is self  # (drop)
+            if last is not None and t is not None and (limit or revoked):
                 seen = self._heard.get(d.set_by)
                 if seen is not None and seen > t:
                     t = seen
-                if now - t >= limit:
-                    t = max(t + limit, last)  # never behind the last tick
+                if revoked or now - t >= limit:
+                    t = now if revoked else max(t + limit, last)  # never behind the last tick
                     d.tick(t)
                     d.autonomous(t)
                     d.set_at = None
                     ended = True
                     if self.event:
-                        self.event("autonomous %06X: its controller silent for %d s" % (d.eoj, limit))
+                        if revoked:
+                            self.event("autonomous %06X: its controller was revoked" % d.eoj)
+                        else:
+                            self.event("autonomous %06X: its controller silent for %d s" % (d.eoj, limit))
             d.tick(now)
         except Exception as e:
             self.stats.errors += 1

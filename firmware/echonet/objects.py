@@ -18,11 +18,12 @@ subclasses it: README, Driving a real appliance). What they share:
   class's own (its interface says).
 - A step or command that raises (a bus that does not answer, say) does not stop the
   node (echonet/node.py, Node.step), nor does a value outside its property's declared
-  range (`put` raises, and that is the step failing): a failing step is a fault, 0x88 = 0x41 announced,
-  while the node serves the last values, cleared by the first tick that works; a failing
-  command refuses the Set (SNA) and the object keeps the settings it had. A command that
-  raises must leave the driver's own attributes as they were too: the object reads them
-  back at the next step.
+  range (`put` raises, and that is the step failing): a failing step is a fault, 0x88 =
+  0x41 announced, while the node serves the values it has (a step that failed half-way
+  has set some), cleared by the first tick that works; a failing command refuses the
+  Set (SNA) and the object keeps the settings it had. A command that raises must leave
+  the driver's own attributes as they were too: the object reads them back at the next
+  step.
 """
 from micropython import const
 
@@ -46,7 +47,7 @@ class EchonetObject:
         # accepted last: what echonet/persist.py saves
         self.accepted = []
         self.set_at = None  # time of the last accepted Set; None once autonomous again
-        self.set_by = None  # who sent it (Node.who of its source); None at boot
+        self.set_by = None  # who sent it (Node.who of its source); None at boot, the Node once revoked
         anno = bytearray()
         sets = bytearray()
         gets = bytearray()

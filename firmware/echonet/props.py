@@ -64,8 +64,8 @@ def num_limits(rec):
 
 def in_range(rec, value):
     """True when the number value is within a NUM record's range or one of its codes, or
-    one of a 1-byte ENUM's values. Allocates nothing (on a 64-bit port; a board may box a
-    large word): the appliances' values go through it every second, and garbage made at
+    one of a 1-byte ENUM's values. Allocates nothing (but a word beyond a board's 31-bit
+    small ints): the appliances' values go through it every second, and garbage made at
     boot fragments a small heap."""
     if rec[3] == ENUM:
         for i in range(5, len(rec)):
@@ -74,9 +74,8 @@ def in_range(rec, value):
         return False
     lo = 0
     for i in range(6, len(rec), 4):  # lo, hi, then the codes: 4 bytes each, big-endian
-        v = rec[i] << 24 | rec[i + 1] << 16 | rec[i + 2] << 8 | rec[i + 3]
-        if rec[5] and rec[i] & 0x80:
-            v -= 0x100000000
+        v = rec[i] - 256 if rec[5] and rec[i] & 0x80 else rec[i]  # signed: the top byte's sign first
+        v = v << 24 | rec[i + 1] << 16 | rec[i + 2] << 8 | rec[i + 3]
         if i == 6:
             lo = v
         elif i == 10 and lo <= value <= v or i > 10 and v == value:

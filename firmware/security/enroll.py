@@ -37,7 +37,7 @@ def check_verifier(rec):
     """The 32-byte key K of a setup.json record; ValueError if the record is not one."""
     try:
         n = rec["iter"]
-        if rec["kdf"] != KDF or type(n) is not int or not 10000 <= n <= 10000000 or len(bytes.fromhex(rec["salt"])) < 16:
+        if rec["kdf"] != KDF or type(n) is not int or not 1000 <= n <= 10000000 or len(bytes.fromhex(rec["salt"])) < 16:
             raise ValueError
         key = bytes.fromhex(rec["hash"])
     except (KeyError, TypeError, ValueError):

@@ -29,6 +29,10 @@ class UpdateService:
         self._reset()
 
     def _reset(self):
+        import update
+
+        if getattr(update, "receiving", None) is self:  # (update/__init__.py: one at a time)
+            update.receiving = None  # pyright: ignore[reportAttributeAccessIssue] (update/__init__.py)
         receiver = getattr(self, "receiver", None)
         if receiver is not None:
             receiver.abort()  # close what it has open; what is staged stays for a resume
@@ -64,7 +68,13 @@ class UpdateService:
             return {"error": "another controller is pushing an update; try again when it is done"}
         if not isinstance(size, int) or not 8 <= size <= MAX_METADATA:
             return {"error": "metadata of %r bytes: a package's metadata is 8 to %d bytes" % (size, MAX_METADATA)}
+        import update
+
+        other = getattr(update, "receiving", None)
+        if other is not None and other is not self:  # both would stage into one slot
+            return {"error": "an update is being pulled from update_url; try again when it is done"}
         self._reset()
+        update.receiving = self  # pyright: ignore[reportAttributeAccessIssue] (update/__init__.py)
         self.owner = s
         self.metadata = bytearray(size)
         return {"offset": 0}

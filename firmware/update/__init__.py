@@ -9,6 +9,10 @@ on which main.py resets the board (tools/sim.py starts the unix port again).
 
 The rest loads only while an update runs: receiver.Receiver (staging, called by the
 transports), pull (HTTPS), boot (main.py's slot selection), state (the record).
+
+The two transports, pull and a push over the secure channel (security/updates.py), stage
+into the same slot, so one receives at a time: the one receiving is this package's
+attribute `receiving` (set by them, as the channel unloads its modules between uses).
 """
 import sys
 

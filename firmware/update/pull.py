@@ -217,15 +217,30 @@ async def pull(url, ca, receiver, now, deadline=DEADLINE_S):
     refused (its .reason), PullError or OSError for the transfer, PullError too when it
     takes over `deadline` seconds; pulling again resumes."""
     host, port, path = parse_url(url)
+    import update
+
+    if getattr(update, "receiving", None) is not None:  # (update/__init__.py: one at a time)
+        raise PullError("an update is being pushed over the secure channel; the next check pulls")
     buf = bytearray(CHUNK)  # before the update fragments the heap
     ctx = _context(ca)
+    update.receiving = receiver  # pyright: ignore[reportAttributeAccessIssue] (update/__init__.py)
     try:
-        return await asyncio.wait_for(_pull(ctx, host, port, path, buf, receiver, now), deadline)
-    except asyncio.TimeoutError:
-        raise PullError("the pull took over %d s; the next one goes on from where it stopped" % deadline)
+        try:
+            staged = await asyncio.wait_for(_download(ctx, host, port, path, buf, receiver, now), deadline)
+        except asyncio.TimeoutError:
+            raise PullError("the pull took over %d s; the next one goes on from where it stopped" % deadline)
+        # the check and the switch are the device's own work, after the network: outside the
+        # deadline, which must not cut them short (MicroPython's wait_for drops a result
+        # that comes after its time, even one that installed an update)
+        return receiver.finish() if staged else None
+    finally:
+        receiver.abort()  # a transfer left unfinished lets go of what it holds; its staged part stays
+        update.receiving = None  # pyright: ignore[reportAttributeAccessIssue] (update/__init__.py)
 
 
-async def _pull(ctx, host, port, path, buf, receiver, now):
+async def _download(ctx, host, port, path, buf, receiver, now):
+    """Stage the package into receiver: True once all of it is staged, False when it is
+    what the device runs already."""
     get = _Get(buf)
     try:
         await get.open(ctx, host, port, path, 0)
@@ -233,8 +248,10 @@ async def _pull(ctx, host, port, path, buf, receiver, now):
             raise PullError("the update server answered from byte %d, not from the start" % get.first)
         meta = await _read_metadata(get)
         if receiver.installed(meta):
-            return None
+            return False
         offset = receiver.start(meta, now)
+        if offset >= receiver.total:  # an earlier pull staged it all, and stopped short of the check
+            return True
         if offset:  # go on from there: ask for it, or skip to it if the server ignores Range
             get.close()
             want = len(meta) + offset
@@ -250,7 +267,7 @@ async def _pull(ctx, host, port, path, buf, receiver, now):
             offset = receiver.write(offset, piece)
         if offset < receiver.total:
             raise PullError("the download stopped at %d of %d bytes; pulling again goes on from there" % (offset, receiver.total))
-        return receiver.finish()
+        return True
     finally:
         get.close()
 
@@ -278,20 +295,27 @@ async def task(cfg, wall, log, restart):
     while it runs, and it ends by its deadline (update_pull_timeout_s) however slow the server."""
     if not cfg.get("update_url"):
         return
-    interval = cfg.get("update_interval_s", INTERVAL_S)
+    interval = cfg.get("update_interval_s") or INTERVAL_S
     while True:
-        # imported afresh each time: the secure channel drops these modules between uses,
-        # and the refusal caught must be the class the receiver raises now
-        from security.payload import ManifestError
         from update.receiver import Receiver
 
+        m = None
         try:
             m = await from_config(cfg, Receiver(cfg.get("state_dir", ".")), wall())
-            if m:
-                log("update %s installed from %s; restarting into it" % (m.version, cfg["update_url"]))
-                raise restart()
-        except ManifestError as e:
-            log("update refused: %s" % e)
-        except (PullError, OSError, ValueError, MemoryError) as e:
-            log("update pull failed: %r" % (e,))
-        await asyncio.sleep(interval)
+        except Exception as e:
+            # a refusal is known by its class's name: the secure channel may have dropped and
+            # loaded security.payload again meanwhile, and the class with it
+            if type(e).__name__ in ("ManifestError", "UpdateError"):
+                log("update refused: %s" % e)
+            else:  # the transfer, or anything else: the node serves on, the next check tries again
+                log("update pull failed: %r" % (e,))
+            import gc
+
+            gc.collect()  # a transfer cut short leaves its socket and TLS buffers to the collector
+        if m:
+            log("update %s installed from %s; restarting into it" % (m.version, cfg["update_url"]))
+            raise restart()
+        left = interval
+        while left > 0:  # a day at a time: a board's asyncio sleeps at most about 6 days at once
+            await asyncio.sleep(min(left, INTERVAL_S))
+            left -= INTERVAL_S

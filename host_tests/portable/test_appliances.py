@@ -335,7 +335,8 @@ def test_a_value_outside_its_declared_range_is_a_fault_not_a_wrapped_number():
 def test_put_refuses_a_number_its_declaration_does_not_allow():
     node, _net = _node({"objects": ["battery"]})
     b = node.devices[0]
-    for epc, value in ((0xE4, 101), (0xE4, -1), (0xE2, 1000000000), (0xCF, 0x47), (0xCF, 0x142), (0x88, 0x40)):
+    for epc, value in ((0xE4, 101), (0xE4, -1), (0xE2, 1000000000), (0xCF, 0x47), (0xCF, 0x142), (0x88, 0x40),
+                       (0xD3, -1000000000), (0xD3, 1000000000)):
         try:
             b.put(epc, value)
         except ValueError as e:
@@ -345,3 +346,20 @@ def test_put_refuses_a_number_its_declaration_does_not_allow():
     assert b.put(0xE4, 100) and b.get(0xE4) == b"\x64"
     assert b.put(0xAA, 5) and b.put(0xAA, 0) and b.get(0xAA) == b"\0\0\0\0"  # 0: below 1 but its "no setting"
     assert b.put(0xD3, -2500) and b.get(0xD3) == b"\xff\xff\xf6\x3c"
+    assert b.put(0xD3, -999999999) and b.put(0xD3, 999999999)  # the signed range's ends
+
+
+def test_a_revoked_controllers_command_ends_at_once_and_a_failing_driver_is_retried():
+    node, net, b, events = _metered()
+    node.dr_timeout = 0  # commands never lapse by silence: only the revocation ends this one
+    assert reply(node, net, "1081 0051 05FF01 027D01 61 02 DA 01 43 EC 04 000003E8", T0 + 1)[10] == 0x71
+    node.tick(T0 + 2)
+    b.appliance.refuse_mode = 0x46  # the inverter does not take automatic operation, for now
+    node.drop(node.who(SRC))
+    assert b.get(0xDA) == b"\x43" and b.set_at is not None and b.get(0x88) == b"\x41"  # a fault, not ignored
+    node.tick(T0 + 3)
+    assert b.get(0xDA) == b"\x43"
+    b.appliance.refuse_mode = None
+    node.tick(T0 + 4)  # the next tick tries again
+    assert b.get(0xDA) == b"\x46" and b.get(0xEC) == b"\0\0\0\0" and b.set_at is None and b.get(0x88) == b"\x42"
+    assert "autonomous 027D01: its controller was revoked" in events
