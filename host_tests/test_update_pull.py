@@ -363,3 +363,17 @@ def test_an_update_checked_after_the_deadline_is_installed_and_says_so(server, t
     r = subprocess.run([MICROPYTHON, "-X", "heapsize=100K", str(script)], capture_output=True, text=True, timeout=60)
     assert "INSTALLED 2.0.0" in r.stdout, r.stdout + r.stderr
     assert json.loads((sd / "update.json").read_text())["slots"]["a"]["version"] == "2.0.0"
+
+
+def test_a_server_silent_for_a_step_ends_the_pull(monkeypatch, server, tmp_path):
+    """Each step (connecting with its handshake, a read) has TIMEOUT_S of its own, well
+    inside the pull's deadline."""
+    t = Tarpit(every=5)
+    monkeypatch.setattr(pull, "TIMEOUT_S", 1)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(pull.PullError, match="did not answer within 1 s"):
+            run(pull.pull(t.url, server.ca_pem(), receiver(tmp_path), T0, deadline=30))
+        assert time.monotonic() - t0 < 3
+    finally:
+        t.close()

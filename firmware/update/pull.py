@@ -74,12 +74,12 @@ def _context(ca):
     return ctx
 
 
-async def _step(aw, timeout=TIMEOUT_S):
-    """Await one step of the transfer; a server that takes longer is given up on."""
+async def _step(aw):
+    """Await one step of the transfer; a server that takes longer than TIMEOUT_S is given up on."""
     try:
-        return await asyncio.wait_for(aw, timeout)
+        return await asyncio.wait_for(aw, TIMEOUT_S)
     except asyncio.TimeoutError:
-        raise PullError("the update server did not answer within %d s" % timeout)
+        raise PullError("the update server did not answer within %d s" % TIMEOUT_S)
 
 
 # The two platforms' streams differ here alone. MicroPython's Stream reads into a buffer
