@@ -152,11 +152,13 @@ def test_the_deadline_is_a_config_key(tarpit, server, tmp_path):
 MP_PULL = """
 import asyncio
 import sys
+import time
 sys.path.insert(0, %(fw)r)
 from update import pull
 from update.receiver import Receiver
-cfg = {"update_url": %(url)r, "update_ca": %(ca)r, "state_dir": %(sd)r}
-r = Receiver(cfg["state_dir"], roots=[bytes.fromhex(%(root)r)], board_name="unix")
+%(prelude)s
+cfg = {"update_url": %(url)r, "update_ca": %(ca)r, "state_dir": %(sd)r%(more)s}
+r = %(cls)s(cfg["state_dir"], roots=[bytes.fromhex(%(root)r)], board_name="unix")
 try:
     m = asyncio.run(pull.from_config(cfg, r, %(now)d))
     print("INSTALLED", m.version if m else None)
@@ -165,14 +167,21 @@ except pull.PullError as e:
 """
 
 
-def test_the_unix_port_pulls_and_resumes(server, tmp_path):
+def mp_pull_script(server, tmp_path, prelude="", cls="Receiver", more=""):
+    """A script pulling from server under the unix port, and its state directory."""
     ca = tmp_path / "ca.pem"
     ca.write_bytes(server.ca_pem())
     sd = tmp_path / "state"
     sd.mkdir()
     script = tmp_path / "mp_pull.py"
     script.write_text(MP_PULL % {"fw": os.path.join(ROOT, "build", "firmware"), "url": server.url, "ca": str(ca),
-                                 "sd": str(sd), "root": SIGNER.roots[0].hex(), "now": T0})
+                                 "sd": str(sd), "root": SIGNER.roots[0].hex(), "now": T0, "prelude": prelude,
+                                 "cls": cls, "more": more})
+    return script, sd
+
+
+def test_the_unix_port_pulls_and_resumes(server, tmp_path):
+    script, sd = mp_pull_script(server, tmp_path)
     first = len(bundle("2.0.0", extra=bytes(range(256)) * 12)["app.mpy"])  # the first item
     server.drop_after = len(META) + first + 100
 
@@ -326,26 +335,11 @@ def test_a_refusal_raised_after_the_channel_reloaded_its_modules_is_logged(monke
     assert logged == ["update refused: expired: the package expired", "update pull failed: OSError(113, 'no route to host')"]
 
 
-MP_SLOW_FINISH = """
-import asyncio
-import sys
-import time
-sys.path.insert(0, %(fw)r)
-from update import pull
-from update.receiver import Receiver
-
+SLOW_BOARD = """
 class SlowBoard(Receiver):  # a board's flash: checking every staged byte takes its time
     def finish(self):
         time.sleep(1.5)
         return Receiver.finish(self)
-
-cfg = {"update_url": %(url)r, "update_ca": %(ca)r, "state_dir": %(sd)r, "update_pull_timeout_s": 1}
-r = SlowBoard(cfg["state_dir"], roots=[bytes.fromhex(%(root)r)], board_name="unix")
-try:
-    m = asyncio.run(pull.from_config(cfg, r, %(now)d))
-    print("INSTALLED", m.version if m else None)
-except pull.PullError as e:
-    print("PULLERROR", e)
 """
 
 
@@ -353,13 +347,7 @@ def test_an_update_checked_after_the_deadline_is_installed_and_says_so(server, t
     """Under the unix port: the deadline is the network's. The device's own check and switch
     after it are not cut short (MicroPython's wait_for drops a result that comes late, and
     the update was installed while the log said the pull failed)."""
-    ca = tmp_path / "ca.pem"
-    ca.write_bytes(server.ca_pem())
-    sd = tmp_path / "state"
-    sd.mkdir()
-    script = tmp_path / "mp_slow.py"
-    script.write_text(MP_SLOW_FINISH % {"fw": os.path.join(ROOT, "build", "firmware"), "url": server.url, "ca": str(ca),
-                                        "sd": str(sd), "root": SIGNER.roots[0].hex(), "now": T0})
+    script, sd = mp_pull_script(server, tmp_path, SLOW_BOARD, "SlowBoard", ', "update_pull_timeout_s": 1')
     r = subprocess.run([MICROPYTHON, "-X", "heapsize=100K", str(script)], capture_output=True, text=True, timeout=60)
     assert "INSTALLED 2.0.0" in r.stdout, r.stdout + r.stderr
     assert json.loads((sd / "update.json").read_text())["slots"]["a"]["version"] == "2.0.0"
