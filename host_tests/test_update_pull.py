@@ -365,3 +365,23 @@ def test_a_server_silent_for_a_step_ends_the_pull(monkeypatch, server, tmp_path)
         assert time.monotonic() - t0 < 3
     finally:
         t.close()
+
+
+def test_a_push_whose_session_ended_no_longer_holds_off_the_pull(tmp_path):
+    """A controller that began a push and left, while another controller's session stays
+    open (a HEMS keeps one), lets the pull have its turn."""
+    import update
+
+    from security.control import Control
+
+    class Server:
+        controllers = sessions = None
+
+    pusher, other = object(), object()
+    control = Control(Server(), "00", None, None, None, str(tmp_path), lambda: 0, lambda: T0, lambda: None)
+    service = control.updates()
+    assert service.start(pusher, len(META)) == {"offset": 0}
+    control.close(other)  # another session ended: the push goes on
+    assert getattr(update, "receiving", None) is service
+    control.close(pusher)  # the pushing one did (security/channel.py, as each session ends)
+    assert getattr(update, "receiving", None) is None

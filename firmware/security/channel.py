@@ -199,7 +199,9 @@ class SecureServer:
             ctx.verify_callback = None  # pyright: ignore[reportAttributeAccessIssue]
             self._free.append(ctx)
             sock.close()  # (MicroPython's Stream.close() closes nothing)
-            if not self.sessions and self._control is not None:
+            if self.sessions and self._control is not None:
+                self._control.close(s)  # a push of its own ends with it
+            elif self._control is not None:
                 self._control.close()  # an unfinished push lets go of its files (it can resume)
                 self._control = None
                 import gc

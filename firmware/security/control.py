@@ -41,9 +41,12 @@ class Control:
         self.restart = restart  # () -> None: restart the node once the answer is out
         self._updates = None
 
-    def close(self):
-        if self._updates is not None:
-            self._updates.close()
+    def close(self, session=None):
+        """Every session ended (None), or `session` did: an unfinished push of it lets go of
+        its files (what it staged stays for a resume) and no longer holds off a pull."""
+        u = self._updates
+        if u is not None and (session is None or u.owner is session):
+            u.close()
 
     def updates(self):
         if self._updates is None:
