@@ -68,9 +68,10 @@ def in_range(rec, value):
     small ints): the appliances' values go through it every second, and garbage made at
     boot fragments a small heap."""
     if rec[3] == ENUM:
-        for i in range(5, len(rec)):
-            if rec[4] == 1 and rec[i] == value:
-                return True
+        if rec[4] == 1:
+            for i in range(5, len(rec)):
+                if rec[i] == value:
+                    return True
         return False
     lo = 0
     for i in range(6, len(rec), 4):  # lo, hi, then the codes: 4 bytes each, big-endian

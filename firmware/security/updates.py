@@ -15,6 +15,7 @@ partition, the atomic switch); this only carries it. One push at a time; the nod
 restarts into the new version a moment after the finish is answered. Every outcome goes
 to the security event log.
 """
+import update
 from update.receiver import MAX_METADATA  # one bound for push and pull
 
 from security.payload import ManifestError
@@ -29,8 +30,6 @@ class UpdateService:
         self._reset()
 
     def _reset(self):
-        import update
-
         if getattr(update, "receiving", None) is self:  # (update/__init__.py: one at a time)
             update.receiving = None  # pyright: ignore[reportAttributeAccessIssue] (update/__init__.py)
         receiver = getattr(self, "receiver", None)
@@ -68,8 +67,6 @@ class UpdateService:
             return {"error": "another controller is pushing an update; try again when it is done"}
         if not isinstance(size, int) or not 8 <= size <= MAX_METADATA:
             return {"error": "metadata of %r bytes: a package's metadata is 8 to %d bytes" % (size, MAX_METADATA)}
-        import update
-
         other = getattr(update, "receiving", None)
         if other is not None and other is not self:  # both would stage into one slot
             return {"error": "an update is being pulled from update_url; try again when it is done"}

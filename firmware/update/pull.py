@@ -19,6 +19,7 @@ that answers slowly, or a byte at a time, costs the node nothing but the wait.
 import asyncio
 import binascii
 
+import update
 from update.receiver import MAX_METADATA
 
 CHUNK = 1024  # the one buffer: header lines up to this long, then the body in pieces of it
@@ -217,8 +218,6 @@ async def pull(url, ca, receiver, now, deadline=DEADLINE_S):
     refused (its .reason), PullError or OSError for the transfer, PullError too when it
     takes over `deadline` seconds; pulling again resumes."""
     host, port, path = parse_url(url)
-    import update
-
     if getattr(update, "receiving", None) is not None:  # (update/__init__.py: one at a time)
         raise PullError("an update is being pushed over the secure channel; the next check pulls")
     buf = bytearray(CHUNK)  # before the update fragments the heap
