@@ -99,6 +99,9 @@ class _Queue:
     def queue_read(self, sock):
         self.waits.append(sock)
 
+    def wait_io_event(self, dt):  # what the loop wraps (e2e/test_scheduler_polls.py runs it for real)
+        pass
+
 
 class _Sock:
     """recvfrom answers from a script: (data, src) pairs, or exceptions to raise."""

@@ -157,6 +157,23 @@ class Endpoint:
         its frame, made once, holds the try blocks."""
         own = sock is self.multicast
         queue = _core._io_queue  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
+        if "wait_io_event" not in queue.__dict__:  # once, by the first loop to start
+            # While any task sleeps (the clock tick always does), MicroPython's asyncio
+            # follows each wait that ended (a datagram came, or the sleep is over) with a
+            # second poll of zero timeout before it runs the task: one more system call
+            # per datagram, on a board one more lwIP select. That second poll is skipped;
+            # what it would have found, the next wait finds, after this one task has run.
+            wait = queue.wait_io_event
+            woke = [False]
+
+            def wait_io_event(dt):
+                if dt == 0 and woke[0]:
+                    woke[0] = False
+                    return
+                wait(dt)
+                woke[0] = dt > 0
+
+            queue.wait_io_event = wait_io_event
         while True:
             yield queue.queue_read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
             try:

@@ -1,0 +1,101 @@
+"""The receive loop under the real unix port's asyncio: one poll per datagram while a task
+sleeps (as the clock tick always does), where MicroPython's scheduler alone polls twice,
+and no datagram waits behind tasks that are always ready to run."""
+import os
+import subprocess
+import sys
+
+from .harness import FIRMWARE_MAIN
+
+FIRMWARE = os.path.dirname(FIRMWARE_MAIN)
+
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+N = 200
+
+# Each datagram handled sends the next from a plain socket, so every wake-up of the loop
+# is one datagram. The poller is wrapped to count the polls that asyncio makes.
+SCRIPT = """
+import asyncio, socket, sys, time
+from hal.udp import Endpoint, sockaddr
+
+addr, ctrl, n, busy = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "busy"
+queue = asyncio.core._io_queue
+
+class Counted:
+    def __init__(self, poller):
+        self.poller = poller
+        self.polls = 0
+    def register(self, *a):
+        self.poller.register(*a)
+    def modify(self, *a):
+        self.poller.modify(*a)
+    def unregister(self, *a):
+        self.poller.unregister(*a)
+    def ipoll(self, *a):
+        self.polls += 1
+        return self.poller.ipoll(*a)
+
+counted = queue.poller = Counted(queue.poller)
+ep = Endpoint(addr)
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.bind(sockaddr(ctrl, 0))
+to = sockaddr(addr, 3610)
+got = []
+done = asyncio.Event()
+
+def handle(data, src):
+    got.append(data)
+    if len(got) == n:
+        done.set()
+    else:
+        c.sendto(b"%d" % len(got), to)
+
+async def tick():
+    while True:
+        await asyncio.sleep_ms(1000)
+
+async def spin():
+    while True:
+        await asyncio.sleep_ms(0)
+
+async def main():
+    for s in (ep.unicast, ep.multicast):
+        asyncio.create_task(ep.receive_loop(s, handle, print, print))
+    asyncio.create_task(tick())
+    if busy:
+        asyncio.create_task(spin())
+    await asyncio.sleep_ms(50)  # every task at its first wait
+    start = counted.polls
+    t0 = time.ticks_ms()
+    c.sendto(b"0", to)
+    await asyncio.wait_for_ms(done.wait(), 10000)
+    print("got", len(got), "polls", counted.polls - start, "ms", time.ticks_diff(time.ticks_ms(), t0))
+
+asyncio.run(main())
+"""
+
+
+def _run(tmp_path, address_pool, busy):
+    addr, ctrl = address_pool.pair()
+    script = tmp_path / "polls.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, MICROPYPATH="%s:%s:.frozen" % (tmp_path, FIRMWARE))
+    r = subprocess.run([MICROPYTHON, "-X", "heapsize=256K", str(script), addr, ctrl, str(N), "busy" if busy else "idle"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    words = r.stdout.split()
+    assert words[:2] == ["got", str(N)], r.stdout
+    return int(words[3])
+
+
+def test_one_poll_per_datagram_while_a_task_sleeps(tmp_path, address_pool):
+    polls = _run(tmp_path, address_pool, busy=False)
+    # MicroPython's asyncio alone polls twice per datagram (2N); a few more for the start
+    # and for the wait_for's own timer
+    assert N <= polls <= N + 10, polls
+
+
+def test_datagrams_are_served_beside_a_task_that_is_always_ready(tmp_path, address_pool):
+    polls = _run(tmp_path, address_pool, busy=True)
+    # the zero-timeout poll still runs between ready tasks: nothing waits behind them
+    assert polls >= N, polls
