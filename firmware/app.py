@@ -175,6 +175,9 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     tasks.append(_tick(node, clock, saver, sec))
     if sec:
         tasks.append(_button(sec, clock))
+    drivers = sys.modules.get("drready.appliances")
+    if drivers:  # an object waits for its driver (drready/appliances.py)
+        tasks.append(drivers.retry(node, clock, saver, log))
     if cfg.get("update_url"):
         from update import pull
 
@@ -206,7 +209,9 @@ def _boot(path):
     try:
         cfg, node, ep, clock, identity = startup.start(path, out)
     finally:
-        drop("startup", "drready.registry", "drready.appliances")
+        drop("startup")
+        if not getattr(sys.modules.get("drready.appliances"), "retry", None):  # no object waits for its driver
+            drop("drready.registry", "drready.appliances")
     gc.collect()
     try:
         sec = boot.attach(pre, node, identity, clock)

@@ -119,19 +119,19 @@ def load_identity(state_dir, cfg):
         raise ConfigError("%s is damaged: restore it from a backup, or delete it to give this device a new identity" % path)
 
 
-def build(cfg, identity, send, now, out=None):
-    """The node: a profile and the configured device objects, `send` for its frames."""
+def build(cfg, identity, send, now, out=None, log=None):
+    """The node: a profile and the configured device objects, `send` for its frames; log:
+    where a driver that did not start is reported (app.log by default)."""
     devices = []
     count = {}
-    appliances = cfg.get("appliances")
-    if appliances:
-        from drready.appliances import make
+    drivers = None
+    if cfg.get("appliances"):
+        from drready import appliances as drivers
     for name in cfg.get("objects", ["battery"]):
         n = count[name] = count.get(name, 0) + 1
-        if appliances:
-            devices.append(make(appliances, name, n, identity, now))  # pyright: ignore[reportPossiblyUnbound]
-        else:
-            devices.append(registry.make(name, n, identity, now))
+        d = drivers.start(cfg, name, n, identity, now, log or app.log) if drivers else registry.make(name, n, identity, now)
+        if d is not None:  # None: its driver did not start; the node starts without it (drready/appliances.py)
+            devices.append(d)
         # what making it left behind is collected before the next class's code loads, so
         # that code fills the holes rather than the free space above them (measured: all
         # five classes boot in a heap 18K smaller)

@@ -1,9 +1,34 @@
 """config's appliances: the driver each object drives in place of its simulated plant
 (README, Driving a real appliance). startup.py loads this only for a config that has the
-key, and app._boot drops it with the start-up code.
+key; app._boot drops it with the start-up code, unless a driver did not start.
+
+A driver that raises as it starts (its bus does not answer yet, say) must not keep the
+node off the network: then nobody could read the others, nor send the update that fixes
+the driver. The node starts without that object (`start`), and the retry task
+(`try_again`, every second) makes it as soon as the driver starts, adds it to the node
+(the instance list announced) and replays its saved settings. Only an update on trial
+stops instead: a start without every object is no healthy start, and the next one runs
+the previous version.
 """
+import asyncio
+
+from micropython import const
+
 from app import ConfigError
 from drready import registry
+
+_RETRY_MS = const(5000)  # the first try again, real time; each next one waits twice as long
+_RETRY_MAX_MS = const(60000)  # up to this
+
+# [name, instance, real ms of the next try, the wait after it, appliances, identity] of
+# each object whose driver has not started yet
+waiting = []
+retry = None  # once an object waits: the task app.serve runs (_retry)
+
+
+class NotStarted(ConfigError):
+    """The driver raised as it was made, or as the object first read it: a state of the
+    appliance, perhaps, not a mistake in the config."""
 
 
 def check(appliances, objects):
@@ -30,9 +55,8 @@ def make(appliances, name, instance, identity, now):
         if driver is None:
             raise
         # the object reads its ratings and takes a first step as it is made: a driver that
-        # cannot do that (a missing attribute, a bus with no answer) stops this start; on a
-        # board the next start, after its reset, tries again
-        raise ConfigError("appliances: %s: %s(%d) does not work as the %s's appliance (%s: %s)"
+        # cannot do that (a bus with no answer, or a missing attribute) has not started
+        raise NotStarted("appliances: %s: %s(%d) does not work as the %s's appliance (%s: %s)"
                           % (name, appliances[name], instance, name, type(e).__name__, e))
 
 
@@ -54,8 +78,62 @@ def load(appliances, name, instance):
     except MemoryError:
         raise
     except Exception as e:  # its bus or port did not open, say: not the network's
-        raise ConfigError("appliances: %s: %s(%d) did not start (%s: %s)" % (name, where, instance, type(e).__name__, e))
+        raise NotStarted("appliances: %s: %s(%d) did not start (%s: %s)" % (name, where, instance, type(e).__name__, e))
     if not (hasattr(driver, "step") and hasattr(driver, "command") and hasattr(driver, "clock_moved")):
         raise ConfigError("appliances: %s: %s(%d) is not an appliance: subclass the %s's interface (README, "
                           "Driving a real appliance)" % (name, where, instance, name))
     return driver
+
+
+def start(cfg, name, instance, identity, now, log):
+    """make(); or None when the driver did not start (NotStarted) and this start is no
+    update's trial: the object then waits in `waiting` for the retry task."""
+    try:
+        return make(cfg["appliances"], name, instance, identity, now)
+    except NotStarted as e:
+        global retry
+        from update import state
+
+        if state.load(cfg.get("state_dir", "."))["pending"]:  # an update on trial
+            raise
+        waiting.append([name, instance, None, _RETRY_MS, cfg["appliances"], identity])
+        retry = _retry
+        log("ERROR %s: the node starts without it and tries again" % e)
+        return None
+
+
+def try_again(node, clock, saver, log):
+    """One round of the retry task: each waiting object whose time has come is made anew;
+    one made is added to the node, the new instance list announced, and the settings
+    saved for it before are replayed at once (saver.poll: persist.restore kept them).
+    True while any still waits."""
+    ms = clock.real_ms()
+    for w in list(waiting):
+        if w[2] is None:  # the first try again: a wait after the failed start
+            w[2] = ms + w[3]
+        if ms < w[2]:
+            continue
+        try:
+            d = make(w[4], w[0], w[1], w[5], clock.now())
+            node.add(d)
+        except Exception as e:  # not yet (or no heap this time): never the node's end
+            w[3] = min(w[3] * 2, _RETRY_MAX_MS)
+            w[2] = ms + w[3]
+            log("ERROR %s: tried again in %d s" % (e, w[3] // 1000))
+            continue
+        waiting.remove(w)
+        node.flush()
+        log("appliance %06X started: served from now on" % d.eoj)
+        if saver:
+            saver.poll(ms)
+    return bool(waiting)
+
+
+async def _retry(node, clock, saver, log):
+    """The task app.serve runs while an object waits: try_again every second, between
+    two requests. Once none waits, the code that makes objects is not needed again."""
+    while try_again(node, clock, saver, log):
+        await asyncio.sleep_ms(1000)  # pyright: ignore[reportAttributeAccessIssue] (MicroPython)
+    from unload import drop
+
+    drop("drready.registry", "drready.appliances")

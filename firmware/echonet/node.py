@@ -219,6 +219,16 @@ class Node:
                     del heard[src]
         self.flush()
 
+    def add(self, d):
+        """A device object made after the start (its appliance's driver started late,
+        drready/appliances.py): served from now on, and the new instance list announced
+        (0xD5) at the next flush, as a controller expects of a node whose instances change."""
+        if d.missing():
+            raise ValueError("object %06X has no value for EPC %s" % (d.eoj, " ".join("%02X" % e for e in d.missing())))
+        self.devices.append(d)
+        self.objects[d.eoj] = d
+        self.profile.set_instances(self.devices)
+
     def drop(self, key):
         """The controller key (who() of its requests) may command no more (its enrollment
         was revoked): the commands it put in force end now, as its silence would end them

@@ -20,7 +20,9 @@ refused is tried again after the others (a battery's 0xA6 upper limit may wait f
 0xA7), then skipped and reported: a firmware change can make an old value invalid, and
 that must never stop the boot. A value whose replay raised (the appliance's driver could
 not pass it on: its bus did not answer, say) is not dropped: the Saver tries it again at
-every tick until it is taken, and keeps it in the record meanwhile.
+every tick until it is taken, and keeps it in the record meanwhile. Nor are the entries of
+an object the node does not have (its driver has not started yet: drready/appliances.py):
+they stay in the record, and are replayed as a whole once the object is there.
 
 When (`Saver`): at most one write per interval of real time, only when the record
 changed, and `flush` at a clean stop. The writing itself (hal.store.save: temp file,
@@ -70,17 +72,25 @@ def _apply(obj, item, now):
 def restore(node, record, now, retry=None):
     """Replay a record into the node's objects (before node.start); returns the entries
     skipped, as lines "EOJ EPC=EDT: why". retry: a list that gets (object, "EPC=EDT") for
-    each entry whose replay raised (Saver(retry=...) tries them again)."""
+    each entry whose replay raised, and (EOJ, [entries]) for an object the node does not
+    have (Saver(retry=...) tries them again, and keeps them in the record meanwhile)."""
     skipped = []
     if not isinstance(record, dict):
         return ["settings: not a JSON object"]
     for key in record:
         items = record[key]
         try:
-            obj = node.objects.get(int(key, 16))
+            eoj = int(key, 16)
         except (ValueError, TypeError):
-            obj = None
+            eoj = -1
+        obj = node.objects.get(eoj)
         if obj is None or not isinstance(items, list):
+            if retry is not None and isinstance(items, list) and 0 <= eoj <= 0xFFFFFF and key == "%06X" % eoj:
+                # an object not there now (its driver has not started, or the config left
+                # it out): its entries are kept, replayed if it comes (Saver.poll)
+                retry.append((key, items))
+                skipped.append("%s: no such object now; kept" % (key,))
+                continue
             skipped.append("%s: no such object" % (key,))
             continue
         todo = items
@@ -128,6 +138,9 @@ class Saver:
         rec = snapshot(self.node)
         at = {}  # per object, where the next entry goes: before its own, in their order
         for obj, item in self.retry:
+            if isinstance(obj, str):  # the entries of an object not there (restore)
+                rec[obj] = item
+                continue
             key = "%06X" % obj.eoj
             out = rec.setdefault(key, [])
             if not any(x[:3] == item[:3] for x in out):
@@ -143,6 +156,13 @@ class Saver:
             node = self.node
             for entry in list(self.retry):
                 obj, item = entry
+                if isinstance(obj, str):  # an object not there at boot: replayed if it is now
+                    if int(obj, 16) in node.objects:
+                        self.retry.remove(entry)
+                        for line in restore(node, {obj: item}, node.now, self.retry):
+                            if node.event:
+                                node.event("settings not restored %s" % line)
+                    continue
                 if int(item[:2], 16) in obj.accepted:
                     self.retry.remove(entry)  # set anew by a controller since: that one stands
                 elif _apply(obj, item, node.now) is None:

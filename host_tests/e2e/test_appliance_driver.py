@@ -70,3 +70,27 @@ def test_a_bad_appliances_setting_is_one_line_and_exit_2(value, words, address_p
                         "--appliances", value], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2, r
     assert r.stderr.startswith("sim: ") and words in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_a_driver_that_does_not_start_yet_leaves_the_node_reachable_and_joins_later(node_factory, driver_build,
+                                                                                       state_dirs):
+    """SlowInverter fails its first try (the node's start): the node starts without the
+    battery, serves the rest, then makes the battery at the next try, 5 s on, with the
+    setting saved for it before."""
+    state = state_dirs()
+    with open(os.path.join(state, "settings.json"), "w") as f:
+        f.write('{"027D01": ["DA=42"]}')
+    n = node_factory(objects=["battery", "water_heater"], state=state,
+                     extra=["--firmware", str(driver_build), "--appliances", "battery=sample_drivers.SlowInverter"])
+    out = n.proc.output()
+    assert "SlowInverter(1) did not start" in out and "the node starts without it and tries again" in out, out
+    assert "settings not restored 027D01: no such object now; kept" in out, out
+    assert "objects 0EF001 026B01 version" in out, out  # READY without the battery
+    with enl.RawController(n.ctrl) as c:
+        f = c.get(n.addr, 0x0EF001, [0xD6])
+        assert f.edt(0xD6) == bytes.fromhex("01026B01")
+        n.proc.wait_for("appliance 027D01 started: served from now on", 15)
+        f = c.get(n.addr, 0x0EF001, [0xD6])
+        assert f.edt(0xD6) == bytes.fromhex("02026B01027D01")
+        f = c.get(n.addr, BATTERY, [0xE4, 0xDA])
+        assert f.esv == enl.GET_RES and f.edt(0xE4) == b"\x19" and f.edt(0xDA) == b"\x42"  # its meter; the saved mode

@@ -42,6 +42,20 @@ class MeteredBattery(BatteryAppliance):
         self.commands.append(mode)
 
 
+class SlowInverter(MeteredBattery):
+    """An inverter that answers only from its `answers_from`-th try on (counted across
+    instances): still booting when the node starts."""
+
+    tries = 0
+    answers_from = 2
+
+    def __init__(self, instance):
+        SlowInverter.tries += 1
+        if SlowInverter.tries < SlowInverter.answers_from:
+            raise OSError(5, "inverter did not answer")  # EIO
+        MeteredBattery.__init__(self, instance)
+
+
 class ClockTrouble(MeteredBattery):
     def clock_moved(self, delta, now):
         raise ValueError("the inverter refused the new time")

@@ -1,6 +1,6 @@
 """The appliances key of config: an object drives the appliance it names instead of its
-simulated plant (startup.py, drready/appliances.py), and a bad entry stops the node with
-one line."""
+simulated plant (startup.py, drready/appliances.py); a bad entry stops the node with one
+line, and a driver that does not start leaves its object out until it does."""
 import struct
 
 import startup
@@ -80,7 +80,7 @@ def test_a_bad_appliances_entry_is_one_line_naming_it():
              "Heater(1) does not work as the battery's appliance (AttributeError")
 
 
-def test_a_driver_that_cannot_reach_its_appliance_stops_the_start_with_one_line():
+def test_a_driver_that_cannot_reach_its_appliance_is_one_line_naming_it():
     _refused({"objects": ["battery"], "appliances": {"battery": METERED}}, "3", "MeteredBattery(3) did not start",
              "no inverter at Modbus address 3")
 
@@ -363,3 +363,126 @@ def test_a_revoked_controllers_command_ends_at_once_and_a_failing_driver_is_retr
     node.tick(T0 + 4)  # the next tick tries again
     assert b.get(0xDA) == b"\x46" and b.get(0xEC) == b"\0\0\0\0" and b.set_at is None and b.get(0x88) == b"\x42"
     assert "autonomous 027D01: its controller was revoked" in events
+
+
+def _slow(answers_from, objects=("battery", "water_heater"), state_dir="/tmp/drready-no-such-dir"):
+    """A node whose battery drives SlowInverter, which answers from its answers_from-th try."""
+    from .sample_drivers import SlowInverter
+
+    SlowInverter.tries = 0
+    SlowInverter.answers_from = answers_from
+    del appliances.waiting[:]
+    appliances.retry = None
+    cfg = {"objects": list(objects), "appliances": {"battery": "portable.sample_drivers.SlowInverter"},
+           "legacy_write": [SRC[0]], "state_dir": state_dir}
+    logged = []
+    net = Net()
+    node = startup.build(cfg, ID, net.send, T0, log=logged.append)
+    return node, net, logged
+
+
+class _Clock:
+    def __init__(self):
+        self.ms = 0
+
+    def real_ms(self):
+        return self.ms
+
+    def now(self):
+        return T0 + self.ms // 1000
+
+
+def test_a_driver_that_does_not_start_leaves_its_object_out_and_the_node_starts():
+    node, net, logged = _slow(answers_from=3)
+    assert [d.eoj for d in node.devices] == [0x026B01]  # the water heater runs; the battery waits
+    assert len(logged) == 1 and "inverter did not answer" in logged[0], logged
+    assert logged[0].startswith("ERROR appliances: battery: portable.sample_drivers.SlowInverter(1) did not start (OSError")
+    assert logged[0].endswith("): the node starts without it and tries again")
+    assert appliances.retry is not None and len(appliances.waiting) == 1
+    node.start(T0)
+    assert net.take() == [(None, h("1081 0001 0EF001 0EF001 73 01 D5 04 01 026B01"))]
+    # a request to the battery: no such object, so no answer, as for any unknown DEOJ
+    assert request(node, net, "1081 0002 05FF01 027D01 62 01 80 00") == []
+    clock = _Clock()
+    assert appliances.try_again(node, clock, None, logged.append)  # at once: not yet due
+    assert _tries() == 1 and len(logged) == 1
+    clock.ms = 5000  # 5 s on: tried again, and it fails again; the wait doubles
+    assert appliances.try_again(node, clock, None, logged.append)
+    assert logged[-1].endswith("inverter did not answer): tried again in 10 s")
+    clock.ms = 14999
+    assert appliances.try_again(node, clock, None, logged.append) and _tries() == 2
+    clock.ms = 15000  # its third try: it answers
+    assert not appliances.try_again(node, clock, None, logged.append)
+    assert logged[-1] == "appliance 027D01 started: served from now on"
+    assert [d.eoj for d in node.devices] == [0x026B01, 0x027D01] and appliances.waiting == []
+    # the new instance list, announced as the spec asks (0xD5), and the battery served
+    assert net.take() == [(None, h("1081 0002 0EF001 0EF001 73 01 D5 07 02 026B01 027D01"))]
+    out = request(node, net, "1081 0003 05FF01 0EF001 62 03 D3 00 D6 00 D7 00")
+    assert out == [(SRC, h("1081 0003 0EF001 05FF01 72 03 D3 03 000002 D6 07 02 026B01 027D01 D7 05 02 026B 027D"))]
+    assert request(node, net, "1081 0004 05FF01 027D01 62 01 E4 00") == [(SRC, h("1081 0004 027D01 05FF01 72 01 E4 01 19"))]
+
+
+def _tries():
+    from .sample_drivers import SlowInverter
+
+    return SlowInverter.tries
+
+
+def test_the_wait_between_tries_doubles_up_to_a_minute():
+    node, _net, logged = _slow(answers_from=100, objects=("battery",))
+    assert node.devices == []
+    clock = _Clock()
+    appliances.try_again(node, clock, None, logged.append)
+    waits = []
+    for _ in range(6):
+        clock.ms = appliances.waiting[0][2]
+        appliances.try_again(node, clock, None, logged.append)
+        waits.append(int(logged[-1].split("tried again in ")[1].split()[0]))
+    assert waits == [10, 20, 40, 60, 60, 60]
+
+
+def test_settings_saved_for_an_object_that_starts_late_are_kept_and_replayed():
+    from echonet import persist
+
+    node, net, logged = _slow(answers_from=2)
+    retry = []
+    skipped = persist.restore(node, {"027D01": ["A7=32", "DA=42"], "026B01": ["B0=42"]}, T0, retry)
+    assert skipped == ["027D01: no such object now; kept"]
+    written = []
+    saver = persist.Saver(node, "settings.json", 0, lambda path, rec: written.append(rec), 0, retry)
+    assert saver.record() == {"027D01": ["A7=32", "DA=42"], "026B01": ["B0=42"]}  # nothing lost meanwhile
+    saver.poll(1000)
+    assert written == []  # the file holds it all already
+    clock = _Clock()
+    appliances.try_again(node, clock, saver, logged.append)
+    clock.ms = 5000
+    events = []
+    node.event = events.append
+    assert not appliances.try_again(node, clock, saver, logged.append)
+    b = node.devices[-1]
+    assert b.eoj == 0x027D01 and b.get(0xA7) == b"\x32" and b.get(0xDA) == b"\x42"
+    assert b.appliance.commands[-1] == 0x42  # passed on
+    assert retry == [] and saver.record() == {"027D01": ["A7=32", "DA=42"], "026B01": ["B0=42"]}
+    assert written == [] and events == []
+
+
+def test_an_update_on_trial_whose_driver_does_not_start_stops_the_start():
+    import os
+
+    from update import state
+
+    d = "/tmp/drready-trial-" + os.urandom(6).hex()
+    os.mkdir(d)
+    rec = state.fresh()
+    rec["pending"] = {"kind": "app", "counter": 2, "version": "2.0.0"}
+    state.save(d, rec)
+    try:
+        _slow(answers_from=2, state_dir=d)
+    except ConfigError as e:
+        assert "SlowInverter(1) did not start" in str(e)
+        assert appliances.waiting == []
+        return
+    finally:
+        os.remove(d + "/update.json")
+        os.rmdir(d)
+    raise AssertionError("an update on trial started without its battery")
