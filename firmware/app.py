@@ -21,6 +21,9 @@ from hal.udp import peer_key
 _gather = asyncio.gather
 
 _TICK_MS = const(1000)
+# a trial update is confirmed once the node has served this long with every task started:
+# a release that fails just after READY (no heap for a task, say) is not made permanent
+_CONFIRM_MS = const(30000)
 _PERSIST_INTERVAL_S = const(60)  # config persist_interval_s: real seconds between settings writes
 RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py starts it again
 _OUT_OF_HEAP = const(3)  # main's return code when the node found no heap to run in (tools/sim.py explains)
@@ -89,7 +92,9 @@ def controller_of(src):
     return peer_key(src)
 
 
-async def _tick(node, clock, saver, sec):
+async def _tick(node, clock, saver, sec, trial=None):
+    """trial: the state directory while an update waits for its confirmation."""
+    start = clock.real_ms()
     while True:
         await asyncio.sleep_ms(_TICK_MS)
         try:
@@ -98,6 +103,16 @@ async def _tick(node, clock, saver, sec):
                 saver.poll(clock.elapsed_ms // clock.speed)  # real, not simulated, milliseconds
             if sec:
                 sec.audit.tick(clock.real_ms())
+            if trial and clock.real_ms() - start >= _CONFIRM_MS:
+                import update
+
+                confirmed = update.confirm_if_trial(trial)
+                trial = None
+                drop("update", "update.state")
+                if confirmed:
+                    log("update %s confirmed" % confirmed)
+                    if sec:
+                        sec.audit.event("update", "%s confirmed after a healthy start" % confirmed)
         except MemoryError:  # this second found no heap: the next tick catches up; the node runs on
             node.stats.errors += 1
             log("tick skipped: out of heap")
@@ -153,15 +168,11 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     log("READY %s:3610 objects %s version %s heap %d/%d"
         % (ep.addr, eojs, update.version(state_dir), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
     _up = True
-    # up and announced: the health check a trial update waits for (update/__init__.py);
-    # an update that started only without its secure channel is not healthy
-    confirmed = None if short else update.confirm_if_trial(state_dir)
+    # up and announced: a trial update is confirmed once every task below has run for
+    # _CONFIRM_MS (_tick); an update that started only without its secure channel is not healthy
+    trial = state_dir if not short and update.on_trial(state_dir) else None
     update = None  # pyright: ignore[reportAssignmentType]
     drop("update", "update.state")  # needed again only by an update, which loads them
-    if confirmed:
-        log("update %s confirmed" % confirmed)
-        if sec:
-            sec.audit.event("update", "%s confirmed after a healthy start" % confirmed)
     if sys.platform != "linux":  # on a board: the status LED (board.json) says the node runs
         from hal import board
 
@@ -172,12 +183,12 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
         except ValueError as e:
             log("board.json: %s" % e)
     tasks = [ep.receive_loop(sock, node.serve, node.failed, log) for sock in (ep.unicast, ep.multicast)]
-    tasks.append(_tick(node, clock, saver, sec))
+    tasks.append(_tick(node, clock, saver, sec, trial))
     if sec:
         tasks.append(_button(sec, clock))
-    drivers = sys.modules.get("drready.appliances")
-    if drivers:  # an object waits for its driver (drready/appliances.py)
-        tasks.append(drivers.retry(node, clock, saver, log))
+    retry = getattr(sys.modules.get("drready.appliances"), "retry", None)
+    if retry:  # an object waits for its driver (drready/appliances.py)
+        tasks.append(retry(node, clock, saver, log))
     if cfg.get("update_url"):
         from update import pull
 

@@ -7,9 +7,13 @@ from update.boot import select
 path = sys.argv[1] if len(sys.argv) > 1 else "config.json"
 select(path)  # the application slot an update installed goes first on sys.path (update/boot.py)
 del select
-import app  # noqa: E402
+try:
+    import app
 
-rc = app.main(path)
+    rc = app.main(path)
+except Exception as e:  # a release that cannot run at all: never left at the REPL (a trial then reverts)
+    sys.print_exception(e)
+    rc = 1
 if sys.platform == "linux":  # the simulator reports it (and starts the node again on app.RESTART)
     sys.exit(rc)
 elif rc != 0:  # not stopped by hand (Ctrl-C gives the REPL): a restart, or an error to retry
@@ -17,6 +21,6 @@ elif rc != 0:  # not stopped by hand (Ctrl-C gives the REPL): a restart, or an e
 
     import machine
 
-    if rc != app.RESTART:  # a bad config, no network, no heap: try again, not too often
+    if rc == 1 or rc != app.RESTART:  # a bad config, no network, no heap, a crash: again, not too often
         time.sleep(30)
     machine.reset()

@@ -180,11 +180,13 @@ def _serve_until_loops(tmp_path, monkeypatch, note_present):
     from portable.support import make_node
 
     calls = []
-    monkeypatch.setattr(update, "confirm_if_trial", lambda state_dir: calls.append(state_dir) or None)
+    monkeypatch.setattr(update, "on_trial", lambda state_dir: True)  # an update waits for its confirmation
     monkeypatch.setitem(sys.modules, "update", update)  # serve drops it once up: the patched one, each time
 
     async def gather(*tasks):
         for t in tasks:
+            if getattr(t, "__name__", "") == "_tick":  # what it is to confirm (after _CONFIRM_MS)
+                calls.append(t.cr_frame.f_locals["trial"])
             if hasattr(t, "close"):
                 t.close()
         raise _Stop
@@ -202,7 +204,7 @@ def _serve_until_loops(tmp_path, monkeypatch, note_present):
 
 
 def test_a_start_without_the_channel_for_want_of_heap_confirms_no_update(tmp_path, monkeypatch):
-    assert _serve_until_loops(tmp_path, monkeypatch, note_present=True) == []
+    assert _serve_until_loops(tmp_path, monkeypatch, note_present=True) == [None]
     assert not (tmp_path / "secure-channel-off").exists()  # and the next start tries the channel
     # an unprovisioned device (no note) is healthy as it is: its trial is confirmed
     assert _serve_until_loops(tmp_path, monkeypatch, note_present=False) == [str(tmp_path)]

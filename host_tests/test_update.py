@@ -334,6 +334,53 @@ def test_main_py_runs_the_active_slot_and_reverts_an_unconfirmed_trial(tmp_path)
     assert state.load(str(sd))["active"] is None
 
 
+def test_a_release_that_cannot_run_is_reported_and_reverted_at_the_next_boot(tmp_path):
+    """A trial whose app raises as it loads: main.py prints what it raised and exits 1 (a
+    board resets after 30 s, never staying at the REPL); the next boot reverts."""
+    sd = tmp_path / "state"
+    sd.mkdir()
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"state_dir": str(sd)}))
+    s = Signer()
+    install(sd, s.package("9.9.1", 4, {"app.py": b"raise AttributeError('broken release')\n"}), s.roots)
+    env = dict(os.environ, MICROPYPATH=FIRMWARE + ":.frozen")
+    argv = [MICROPYTHON, os.path.join(FIRMWARE, "main.py"), str(cfg)]
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "AttributeError: broken release" in r.stdout + r.stderr, r
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    assert "update: version 9.9.1 was not confirmed" in r.stdout, r
+    assert state.load(str(sd))["active"] is None
+
+
+@pytest.mark.parametrize("app_src, raised, slept", [
+    ("def main(path):\n    raise TypeError('broken release')\n", ["TypeError"], [30]),  # a crash: reset, not too often
+    ("import nonexistent_module\n", ["ModuleNotFoundError"], [30]),  # cannot even import
+    ("RESTART = 4\ndef main(path):\n    return RESTART\n", [], []),  # an update, a factory reset: at once
+])
+def test_main_py_on_a_board_resets_after_a_crash_rather_than_stop_at_the_repl(app_src, raised, slept, tmp_path,
+                                                                               monkeypatch):
+    """main.py as a board runs it (CPython, the shim's machine.reset raising SystemExit): what
+    app raises is printed, and the board resets, so an unconfirmed trial reverts."""
+    fake = tmp_path / "app.py"
+    fake.write_text(app_src)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "app", raising=False)
+    monkeypatch.setattr(sys, "platform", "esp32")
+    monkeypatch.setattr(sys, "argv", ["main.py", str(tmp_path / "config.json")])
+    printed = []
+    monkeypatch.setattr(sys, "print_exception", printed.append, raising=False)
+    monkeypatch.setattr(boot, "select", lambda path: None)
+    waits = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    with open(os.path.join(ROOT, "firmware", "main.py")) as f:
+        code = compile(f.read(), "main.py", "exec")
+    with pytest.raises(SystemExit) as e:
+        exec(code, {"__name__": "__main__"})
+    assert str(e.value) == "machine.reset()"
+    assert waits == slept
+    assert [type(x).__name__ for x in printed] == raised
+
+
 def test_boot_falls_back_when_a_slot_is_gone(tmp_path):
     s = Signer()
     install(tmp_path, s.package("1.1.0", 3, bundle("1.1.0")), s.roots)

@@ -65,6 +65,29 @@ def start(addr, ctrl, state, fw, heap=HEAP):
     return proc
 
 
+def enroll(proc, addr, ctrl, home):
+    """Enroll a controller kept in home with the setup code the node printed; its identity."""
+    code = next(m.group(1) for m in map(CODE_RE.match, proc.lines) if m)
+    me = secure.ControllerIdentity.load_or_create(home)
+    with secure.Connection(addr, me, secure.Pins(home), bind=ctrl, enrolling=True) as c:
+        secure.enroll(c, me, setupcode.normalize(code), "hems")
+        secure.Pins(home).put(c.where, c.device_fp, c.device)
+    return me
+
+
+def pusher(addr, ctrl, home):
+    """push(package path) -> (tools/ctl.py update's exit code, its lines)."""
+
+    def push(path):
+        lines = []
+        from tools import ctl
+
+        rc = ctl.main(["--home", home, "--bind", ctrl, "update", addr, str(path)], out=lines.append)
+        return rc, lines
+
+    return push
+
+
 def test_a_signed_update_installs_and_bad_packages_are_refused(address_pool, signed_build, tmp_path):
     d, keys, fw, outside = signed_build
     addr, ctrl = address_pool.pair()
@@ -73,18 +96,8 @@ def test_a_signed_update_installs_and_bad_packages_are_refused(address_pool, sig
     home = str(tmp_path / "ctl")
     try:
         assert " version factory " in next(line for line in proc.lines if line.startswith("READY"))
-        code = next(m.group(1) for m in map(CODE_RE.match, proc.lines) if m)
-        me = secure.ControllerIdentity.load_or_create(home)
-        with secure.Connection(addr, me, secure.Pins(home), bind=ctrl, enrolling=True) as c:
-            secure.enroll(c, me, setupcode.normalize(code), "hems")
-            secure.Pins(home).put(c.where, c.device_fp, c.device)
-
-        def push(path):
-            lines = []
-            from tools import ctl
-
-            rc = ctl.main(["--home", home, "--bind", ctrl, "update", addr, str(path)], out=lines.append)
-            return rc, lines
+        me = enroll(proc, addr, ctrl, home)
+        push = pusher(addr, ctrl, home)
 
         # the signing tool's package of the built bundle, version 1.1.0
         pkg = tmp_path / "1.1.0.pkg"
@@ -97,7 +110,7 @@ def test_a_signed_update_installs_and_bad_packages_are_refused(address_pool, sig
         proc.wait_for("sim: the node asked to start again", 15, start=n)
         ready = proc.wait_for("READY", READY_TIMEOUT, start=n)
         assert " version 1.1.0 " in ready, ready
-        proc.wait_for("update 1.1.0 confirmed", 5, start=n)
+        proc.wait_for("update 1.1.0 confirmed", 45, start=n)  # after 30 s of healthy running
 
         # built outside the repository: each refused with its reason, 1.1.0 keeps running
         now = int(time.time())
@@ -136,6 +149,49 @@ def test_a_signed_update_installs_and_bad_packages_are_refused(address_pool, sig
         with secure.Connection(addr, me, secure.Pins(home), bind=ctrl) as c:
             assert c.request({"op": "hello"})["enrolled"] == "hems"
         assert sum(1 for line in proc.lines if line.startswith("READY")) == 2  # no restart since 1.1.0
+    finally:
+        stop_node(proc)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_a_release_that_fails_just_after_ready_is_not_confirmed_and_reverts(address_pool, signed_build, tmp_path):
+    """A bundle whose clock tick raises, a second after READY: it is never confirmed, so
+    the next start runs the version before it again (not the broken one, round and round)."""
+    d, keys, fw, _outside = signed_build
+    bad = tmp_path / "bad"
+    shutil.copytree(fw, bad)
+    with open(os.path.join(ROOT, "firmware", "app.py")) as f:
+        app_src = f.read()
+    wait = "        await asyncio.sleep_ms(_TICK_MS)\n"
+    assert wait in app_src
+    src = tmp_path / "app.py"
+    src.write_text(app_src.replace(wait, wait + "        raise RuntimeError('broken release')\n", 1))
+    subprocess.run([build.MPY_CROSS, "-s", "app", "-o", str(bad / "app.mpy"), str(src)], check=True)
+    pkg = tmp_path / "1.1.0-bad.pkg"
+    sign_tool("sign", "--key", str(keys / "upd.key"), "--keyring", str(keys / "k.keyring"), "--product",
+              "drready-node", "--board", "unix", "--version", "1.1.0-bad", "--counter", "5", "--expires", "+30d",
+              "--out", str(pkg), str(bad))
+    addr, ctrl = address_pool.pair()
+    state = state_dir()
+    home = str(tmp_path / "ctl")
+    proc = start(addr, ctrl, state, fw)
+    try:
+        enroll(proc, addr, ctrl, home)
+        n = len(proc.lines)
+        rc, lines = pusher(addr, ctrl, home)(pkg)
+        assert rc == 0, (lines, proc.output())
+        ready = proc.wait_for("READY", READY_TIMEOUT, start=n)
+        assert " version 1.1.0-bad " in ready, ready
+        assert proc.wait_exit(20) == 1  # the release fails as its tasks start
+        out = proc.output()
+        assert "RuntimeError: broken release" in out and "confirmed" not in out, out
+    finally:
+        proc.kill_group()
+    proc = start(addr, ctrl, state, fw)  # the board resets; here, the node is started again
+    try:
+        out = proc.output()
+        assert "update: version 1.1.0-bad was not confirmed; back to the previous one" in out, out
+        assert " version factory " in next(line for line in proc.lines if line.startswith("READY"))
     finally:
         stop_node(proc)
         shutil.rmtree(state, ignore_errors=True)
