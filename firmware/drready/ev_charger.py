@@ -316,9 +316,9 @@ class EVChargerDischarger(EchonetObject):
     car for its departure by itself, but discharges it only when told (0x49 or 0x43).
 
     Autonomous operation (`autonomous`: the DR command expired or the controller fell
-    silent): 0xE0 0 first (when a method is V2G; it sets 0xDA standby), methods
-    0xDC/0xDD designated (0x03), powers 0xEB/0xEC the maximum, no amounts (0xE7/0xEA 0),
-    then 0xDA automatic 0x49; each change announced. 0x80 stays as set.
+    silent): 0xE0 0 first (when a method is V2G; it sets 0xDA standby), then 0xDA
+    automatic 0x49, methods 0xDC/0xDD designated (0x03), powers 0xEB/0xEC the maximum, no
+    amounts (0xE7/0xEA 0); each change announced. 0x80 stays as set.
     Commands that end by themselves: 0xE7/0xEA after that much energy, and a charge or
     discharge mode returns to standby when the vehicle leaves.
     """
@@ -450,10 +450,13 @@ class EVChargerDischarger(EchonetObject):
     def autonomous(self, now):
         a = self.appliance
         apply = self.apply
-        # the mode first: a driver that fails half-way leaves the command in force as it
-        # was (Node.step tries again), never its mode with the power limits already lifted
-        apply(0xDA, bytes((_AUTO,)), now)
+        # the V2G setpoint first (with a V2G method it puts 0xDA to standby, which stops
+        # its flow), then the mode, then the rest: a driver that fails half-way leaves the
+        # command in force, or standby (Node.step tries again), never a forced mode with
+        # its power limits already lifted; and the setpoint's standby never comes after
+        # the automatic mode, undoing it
         apply(0xE0, b"\0\0\0\0", now)
+        apply(0xDA, bytes((_AUTO,)), now)
         apply(0xDC, bytes((_DESIGNATED,)), now)
         apply(0xDD, bytes((_DESIGNATED,)), now)
         apply(0xEB, struct.pack(">I", a.charge_w[1]), now)

@@ -104,7 +104,12 @@ class SimWaterHeater(WaterHeaterAppliance):
     """
 
     def clock_moved(self, delta, now):
-        self.last = None  # plan again from the new time, as at power-up (step)
+        if self.last is not None and self.end - _DAY <= now < self.end:
+            # a correction within the present cycle: the plan's times are times of day,
+            # and stay; only the jump itself is not run through
+            self.last += delta
+        else:  # out of the cycle: plan again from the new time, as at power-up (step)
+            self.last = None
 
     def __init__(
         self,

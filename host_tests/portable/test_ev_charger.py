@@ -255,6 +255,23 @@ def test_v2g_signed_setpoint_drives_the_operation_mode():
     assert get(node, net, 0xD3) == h("00000000") and get(node, net, 0xE1) == h("44")
 
 
+def test_a_v2g_command_that_lapses_returns_to_automatic_not_standby():
+    t = T0 + 19 * HOUR
+    node, net, ev = make(t)
+    node.dr_timeout = 600
+    setc(node, net, "DD 01 06", t)
+    setc(node, net, "E0 04 FFFFF830", t)  # -2000 W, V2G
+    tick(node, net, t + 60)
+    assert get(node, net, 0xDA) == h("43") and get(node, net, 0xD3) == h("FFFFF830")
+    node.tick(t + 700)  # the controller silent for the timeout
+    # the setpoint (standby) before the mode, so the automatic mode is what stays, and
+    # the last 0xDA announced
+    das = [f[f.index(b"\xda\x01") + 2] for f in inf(net.take()) if b"\xda\x01" in f[7:]]
+    assert das and das[-1] == 0x49, das
+    assert get(node, net, 0xDA) == h("49") and get(node, net, 0xE0) == h("00000000")
+    assert get(node, net, 0xDD) == h("03")
+
+
 def test_leaving_v2g_clears_the_setpoint():
     t = T0 + 19 * HOUR
     node, net, ev = make(t)

@@ -279,6 +279,31 @@ def test_shift_moves_most_heating_into_the_day_and_keeps_the_reserve():
         assert sum(w.heat[7:23]) == day
 
 
+def test_a_clock_correction_keeps_the_heating_plan():
+    """A HEMS that sets 0x97 after the 23:00 plan (to the time it already is, or a few
+    minutes off) changes nothing of it: the shift still heats at 12:00, not at once."""
+    for delta in (0, 120, -300):
+        node, net, dev = make()
+        t = run(node, T0, T0 + 20 * HOUR, 600)
+        participate(node, net, t, 0x0C, 0)
+        t = run(node, t, T0 + 23 * HOUR + 39 * 60, 600)
+        dev.clock_moved(delta, t + delta)  # as Node does on a Set of 0x97
+        w = Watch(node, dev)
+        w.run(t + delta, T0 + 47 * HOUR)
+        assert sum(w.heat[0:12]) == 0, (delta, w.heat)  # no heating at night
+        assert sum(w.heat[12:15]) > 0, (delta, w.heat)  # the shift, at 12:00
+        assert w.low >= RESERVE, (delta, w.low)
+
+
+def test_a_clock_jump_out_of_the_cycle_plans_again_from_the_new_time():
+    node, net, dev = make()
+    t = run(node, T0, T0 + 20 * HOUR, 600)
+    dev.clock_moved(3 * DAY, t + 3 * DAY)  # days ahead: the old cycle's plan is meaningless there
+    w = Watch(node, dev)
+    w.run(t + 3 * DAY, t + 4 * DAY)
+    assert sum(w.heat[23:24]) + sum(w.heat[0:7]) > 0 and w.low >= RESERVE, (w.heat, w.low)
+
+
 def test_a_shift_that_would_break_the_reserve_keeps_night_heating():
     # 110 L at 23:00 and 50 L drawn at 07:00: with all heating moved to the day the tank
     # would hold 60 L before the shift. The plan keeps 40 L at night for a 13:00 shift;
