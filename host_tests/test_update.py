@@ -239,6 +239,39 @@ def test_a_firmware_image_never_confirmed_is_rolled_back(board):
     assert running_image(len(fw_image("1.0.0"))) == fw_image("1.0.0")
 
 
+def test_a_firmware_image_runs_its_own_modules_not_the_bundle_before_it(board):
+    """An application bundle (1.1.0), then a firmware image (2.0.0, a security fix): the
+    image's trial boot and every boot after its confirmation run its own modules; the
+    bundle, made for the old image, is dropped. An image the bootloader rolls back leaves
+    the bundle running as before."""
+    s = Signer()
+    install(board, s.package("1.1.0", 3, bundle("1.1.0")), s.roots)
+    assert running(board) == "1.1.0"
+    install(board, s.package("2.0.0", 5, {"firmware": fw_image("2.0.0")}), s.roots)
+    esp32._reset()
+    assert boot.choose(str(board)) is None and update.version(str(board)) == "2.0.0"
+    assert update.confirm_if_trial(str(board)) == "2.0.0"
+    rec = state.load(str(board))
+    assert rec["active"] is None and rec["previous"] is None and rec["counter"] == 5
+    esp32._reset()
+    assert boot.choose(str(board)) is None and update.version(str(board)) == "2.0.0"
+    # a bundle for the new image installs and runs on it as usual
+    install(board, s.package("2.0.1", 6, bundle("2.0.1")), s.roots)
+    assert running(board) == "2.0.1"
+
+
+def test_a_firmware_image_rolled_back_leaves_the_bundle_running(board):
+    s = Signer()
+    install(board, s.package("1.1.0", 3, bundle("1.1.0")), s.roots)
+    assert running(board) == "1.1.0"
+    install(board, s.package("2.0.0", 5, {"firmware": fw_image("2.0.0")}), s.roots)
+    esp32._reset()
+    assert boot.choose(str(board)) is None  # the image's trial: it dies before its confirmation
+    esp32._reset()  # the bootloader goes back to the old image
+    assert boot.choose(str(board)) == "a" and update.version(str(board)) == "1.1.0"
+    assert state.load(str(board))["counter"] == 3
+
+
 def test_a_firmware_image_resumes_from_its_last_checkpoint(board):
     s = Signer()
     new = fw_image("2.0.0", size=20 * 4096 + 5)

@@ -64,10 +64,14 @@ def confirm_if_trial(state_dir):
 
 
 def version(state_dir):
-    """The version of the application bundle running now, from the signed manifest it was
-    installed with; FACTORY for the image deployed beside main.py."""
+    """The version of the application running now, from the signed manifest it was
+    installed with: an application bundle's, else a firmware image's; FACTORY for the
+    image deployed beside main.py."""
     from update import state
 
     rec = state.load(state_dir)
-    info = rec["slots"].get(rec["active"]) if rec["active"] else None
+    p = rec["pending"]
+    if p and p["kind"] == "firmware":  # a new image on trial runs (update/boot.py choose)
+        return p["version"]
+    info = rec["slots"].get(rec["active"]) if rec["active"] else rec["firmware"]
     return info["version"] if info else FACTORY

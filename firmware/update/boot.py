@@ -53,7 +53,8 @@ def running_partition():
 
 def choose(state_dir):
     """The slot to boot (None: factory), after settling the record: count a trial boot,
-    revert an unconfirmed trial, forget a firmware image the bootloader did not keep."""
+    revert an unconfirmed trial, forget a firmware image the bootloader did not keep, and
+    run a new firmware image's own modules."""
     rec = state.load(state_dir)
     changed = False
     p = rec["pending"]
@@ -71,6 +72,12 @@ def choose(state_dir):
         else:
             rec["boots"] += 1
         changed = True
+    if rec["pending"] and rec["pending"]["kind"] == "firmware":
+        # the new image on its trial boot: its own modules, not an application bundle made
+        # for the image before it (confirming it drops the bundles; a rollback keeps them)
+        if changed:
+            state.save(state_dir, rec)
+        return None
     slot = rec["active"]
     if slot and not _usable(state_dir, slot):
         back = rec["previous"] if rec["trial"] and rec["previous"] and _usable(state_dir, rec["previous"]) else None

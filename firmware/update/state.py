@@ -82,6 +82,8 @@ def confirm(rec):
             rec["keyring"] = p["keyring"]
         if p["kind"] == "firmware":
             rec["firmware"] = {"version": p["version"], "meta": p["meta"]}
+            # the image's own modules from now on: a bundle was made for the image before
+            rec["active"] = rec["previous"] = None
     rec["pending"] = None
     rec["trial"] = False
     rec["boots"] = 0
