@@ -49,6 +49,33 @@ def test_a_package_is_pulled_verified_and_installed(server, tmp_path):
     assert run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0)) is None
 
 
+def test_a_package_whose_trial_keeps_failing_is_not_pulled_again(server, tmp_path, monkeypatch):
+    """Installed, booted, never confirmed: each revert is counted (update/boot.py); after
+    pull.FAILED_TRIALS in a row the pull leaves that package alone, and nothing is staged."""
+    from update import boot
+
+    monkeypatch.setattr(boot, "log", lambda text: None)
+    d = str(tmp_path)
+    for n in range(1, pull.FAILED_TRIALS + 1):
+        m = run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))
+        assert m is not None and m.version == "2.0.0", n
+        boot.choose(d)  # its trial boot: it dies before its confirmation
+        assert boot.choose(d) is None  # the next boot reverts
+        assert state.load(d)["failed"][1] == n
+    before = state.load(d)
+    with pytest.raises(pull.PullError, match="failed its trial here 3 times in a row"):
+        run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))
+    assert state.load(d) == before  # nothing staged
+    assert receiver(tmp_path).failed_trials(META) == 3
+    # another package on the server is pulled as usual, and a revert of it counts afresh
+    meta, payload = SIGNER.package("2.0.1", 4, bundle("2.0.1"))
+    server.package = meta + payload
+    assert run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0)).version == "2.0.1"
+    boot.choose(d)
+    boot.choose(d)
+    assert state.load(d)["failed"][1] == 1 and receiver(tmp_path).failed_trials(META) == 0
+
+
 def test_a_dropped_download_resumes_with_a_range_request(server, tmp_path):
     files = sorted(bundle("2.0.0", extra=bytes(range(256)) * 12).items(), key=lambda kv: kv[0].encode())
     first = len(files[0][1])  # app.mpy complete, the next file begun when the connection drops

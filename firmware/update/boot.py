@@ -60,11 +60,14 @@ def choose(state_dir):
     p = rec["pending"]
     if p and p["kind"] == "firmware" and running_partition() != p["label"]:
         log("update: firmware %s did not start or was not confirmed; running the previous image" % p["version"])
+        state.trial_failed(rec, p)
         rec["pending"] = None
         changed = True
     if rec["trial"]:
         if rec["boots"] >= TRIAL_BOOTS:
             log("update: version %s was not confirmed; back to the previous one" % (p["version"] if p else "?"))
+            if p:
+                state.trial_failed(rec, p)
             rec["active"] = rec["previous"]
             rec["pending"] = None
             rec["trial"] = False

@@ -26,6 +26,10 @@ CHUNK = 1024  # the one buffer: header lines up to this long, then the body in p
 TIMEOUT_S = 30  # for each step: connecting with its TLS handshake, sending the request, a read
 DEADLINE_S = 300  # for a whole pull; an unfinished download goes on from there next time
 INTERVAL_S = 86400
+# a package whose trial reverted this many times in a row (update/state.py failed) is not
+# pulled again: a release that cannot run here would otherwise be downloaded, installed
+# and reverted at every boot. Fewer times may be a power cut on its trial boot.
+FAILED_TRIALS = 3
 
 
 class PullError(Exception):
@@ -248,6 +252,9 @@ async def _download(ctx, host, port, path, buf, receiver, now):
         meta = await _read_metadata(get)
         if receiver.installed(meta):
             return False
+        if receiver.failed_trials(meta) >= FAILED_TRIALS:
+            raise PullError("the package on the server failed its trial here %d times in a row; it is pulled again "
+                            "once the server has another" % FAILED_TRIALS)
         offset = receiver.start(meta, now)
         if offset >= receiver.total:  # an earlier pull staged it all, and stopped short of the check
             return True

@@ -115,6 +115,11 @@ class Receiver:
         fw = rec["firmware"]
         return bool((app and app["meta"] == digest) or (fw and fw["meta"] == digest))
 
+    def failed_trials(self, metadata):
+        """How many times in a row a trial of this package reverted on this device."""
+        f = state.load(self.state_dir)["failed"]
+        return f[1] if f and f[0] == hashlib.sha256(metadata).digest().hex() else 0
+
     # -- start -------------------------------------------------------------------------
 
     def start(self, metadata, now):

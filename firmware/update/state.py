@@ -13,6 +13,8 @@ a reboot is one write of this record:
                       "keyring", "version", "meta", "label" (firmware: its partition)}
     slots             {"a": {"version": ..., "meta": sha256 of its metadata, hex}}
     firmware          {"version": ..., "meta": ...} of the firmware image last confirmed
+    failed            [meta, n]: the last package whose trial reverted, n times in a row
+                      (the pull leaves it alone after FAILED_TRIALS; a push may still send it)
     stage             the transfer under way: {"meta", "kind", "slot" (or partition
                       label), "done": payload bytes safely staged, "item": next item}
 """
@@ -45,6 +47,7 @@ def fresh():
         "pending": None,
         "slots": {},
         "firmware": None,
+        "failed": None,
         "stage": None,
     }
 
@@ -70,6 +73,12 @@ def save(state_dir, rec):
 def inactive(rec):
     """The slot an app update is staged into: never the active one."""
     return "b" if rec["active"] == "a" else "a"
+
+
+def trial_failed(rec, p):
+    """Note in rec (not yet saved) that the pending update p reverted."""
+    f = rec["failed"]
+    rec["failed"] = [p["meta"], f[1] + 1 if f and f[0] == p["meta"] else 1]
 
 
 def confirm(rec):
