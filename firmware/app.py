@@ -170,7 +170,9 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     _up = True
     # up and announced: a trial update is confirmed once every task below has run for
     # _CONFIRM_MS (_tick); an update that started only without its secure channel is not healthy
-    trial = state_dir if not short and update.on_trial(state_dir) else None
+    from update import state
+
+    trial = state_dir if not short and state.load(state_dir)["pending"] else None  # an update waits
     update = None  # pyright: ignore[reportAssignmentType]
     drop("update", "update.state")  # needed again only by an update, which loads them
     if sys.platform != "linux":  # on a board: the status LED (board.json) says the node runs

@@ -11,6 +11,7 @@ import sys
 import pytest
 import update
 import update.boot
+from update import state as update_state
 
 import app
 from security import boot, channel
@@ -180,7 +181,9 @@ def _serve_until_loops(tmp_path, monkeypatch, note_present):
     from portable.support import make_node
 
     calls = []
-    monkeypatch.setattr(update, "on_trial", lambda state_dir: True)  # an update waits for its confirmation
+    rec = update_state.fresh()
+    rec["pending"] = {"kind": "app", "counter": 2, "keyring": 0, "version": "2.0.0", "meta": "00", "label": "a"}
+    update_state.save(str(tmp_path), rec)  # an update waits for its confirmation
     monkeypatch.setitem(sys.modules, "update", update)  # serve drops it once up: the patched one, each time
 
     async def gather(*tasks):

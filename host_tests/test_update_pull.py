@@ -70,7 +70,8 @@ def test_a_package_whose_trial_keeps_failing_is_not_pulled_again(server, tmp_pat
     # another package on the server is pulled as usual, and a revert of it counts afresh
     meta, payload = SIGNER.package("2.0.1", 4, bundle("2.0.1"))
     server.package = meta + payload
-    assert run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0)).version == "2.0.1"
+    m = run(pull.pull(server.url, server.ca_pem(), receiver(tmp_path), T0))
+    assert m is not None and m.version == "2.0.1"
     boot.choose(d)
     boot.choose(d)
     assert state.load(d)["failed"][1] == 1 and receiver(tmp_path).failed_trials(META) == 0

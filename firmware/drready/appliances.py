@@ -92,9 +92,9 @@ def start(cfg, name, instance, identity, now, log):
         return make(cfg["appliances"], name, instance, identity, now)
     except NotStarted as e:
         global retry
-        import update
+        from update import state
 
-        if update.on_trial(cfg.get("state_dir", ".")):
+        if state.load(cfg.get("state_dir", "."))["pending"]:  # an update on trial
             raise
         waiting.append([name, instance, None, _RETRY_MS, cfg["appliances"], identity])
         retry = _retry

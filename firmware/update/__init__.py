@@ -1,7 +1,6 @@
 """Signed, rollback-safe updates of the application bundle and of the firmware image
 (docs/updates.md). What the running node needs is here and imports little:
 
-    on_trial(state_dir)          whether an installed update waits for its confirmation
     confirm_if_trial(state_dir)  after the health check: make a trial update permanent
     version(state_dir)           the running application bundle's version
 
@@ -28,13 +27,6 @@ def board():
         return "unix"
     build = getattr(sys.implementation, "_build", "") or sys.platform
     return build.split("-")[0]
-
-
-def on_trial(state_dir):
-    """True while an installed update waits for confirm_if_trial."""
-    from update import state
-
-    return bool(state.load(state_dir)["pending"])
 
 
 def confirm_if_trial(state_dir):
