@@ -375,6 +375,20 @@ def test_bad_input_gives_one_line_and_exit_2(keys, tmp_path):
     assert not out.exists()
 
 
+def test_a_bundle_with_a_symbolic_link_is_refused(keys, tmp_path):
+    """A link would sign what it points to, outside the tree (a file), or leave out what is
+    behind it (a directory, which os.walk does not enter): both refused, nothing written."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("x = 1\n")
+    for name, target in (("linked", outside), ("host.py", outside / "secret.py")):
+        app = bundle(tmp_path / name)
+        os.symlink(target, app / name)
+        out = tmp_path / ("%s.pkg" % name)
+        fails(*sign_args(keys, out, app), want="is a symbolic link")
+        assert not out.exists()
+
+
 def test_an_expired_delegation_is_refused_when_signing(keys, tmp_path):
     # `delegate` will not write a window that has already ended, so this list is made
     # with the tool's own functions and the same root key

@@ -204,6 +204,10 @@ def bundle_items(path):
     found = []
     for d, dirs, files in os.walk(path):
         dirs.sort()
+        for name in dirs + files:  # what is signed is what the directory holds, nothing it points to
+            if os.path.islink(os.path.join(d, name)):
+                raise Fail("%s is a symbolic link: a bundle holds files and directories only (copy what it "
+                           "points to into the bundle)" % os.path.join(d, name))
         for f in files:
             full = os.path.join(d, f)
             rel = os.path.relpath(full, path).replace(os.sep, "/")
