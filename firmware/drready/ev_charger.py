@@ -490,12 +490,12 @@ class EVChargerDischarger(EchonetObject):
             avail = max(st - a.floor_wh, 0)
             put(0xC0, int(usable))
             put(0xC2, int(avail))
-            put(0xC4, int(avail * 100 / usable + 0.5) if usable > 0 else 0)
+            put(0xC4, int(avail * 100 / usable) if usable > 0 else 0)  # down, as 0xE4: 100 % only when full
             put(0xCE, int(cap))
             put(0xCF, int(max(cap - st, 0)))
             put(0xD0, int(cap))
             put(0xE2, int(st))
-            put(0xE4, int(st * 100 / cap + 0.5) if cap else 0)
+            put(0xE4, int(st * 100 / cap) if cap else 0)
         else:
             for e in _VEHICLE_EPCS:
                 self.values[e] = None  # no vehicle: Get answers SNA, as the MRA allows

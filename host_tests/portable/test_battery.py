@@ -143,6 +143,21 @@ def test_charge_stops_at_upper_limit():
     assert _num(b, 0xE4) == 80 and _num(b, 0xD3) == 0 and _num(b, 0xA4) == 0
 
 
+def test_the_percentage_says_full_only_when_nothing_more_can_be_charged():
+    """0xE4 is rounded down: a HEMS that takes 100 % for full agrees with 0xA4, the energy
+    still chargeable (a battery 31 Wh short of 9800 Wh was 100 % when rounded)."""
+    node, net = make_node(now=T0)
+    b = node.devices[0]
+    assert request(node, net, "1081 0001 05FF01 027D01 61 01 DA 01 44")[0][1][10] == 0x71  # standby: it holds
+    cap = b.appliance.capacity_wh
+    b.appliance.stored_wh = cap - 31
+    node.tick(T0 + 1)
+    assert _num(b, 0xE4) == 99 and _num(b, 0xA4) > 0
+    b.appliance.stored_wh = cap
+    node.tick(T0 + 2)
+    assert _num(b, 0xE4) == 100 and _num(b, 0xA4) == 0
+
+
 def test_switching_off_stops_power():
     node, net = make_node(now=T0)
     b = node.devices[0]
