@@ -523,9 +523,16 @@ class Node:
                         self.event("ERROR appliance %06X did not take %02X=%s: %r" % (obj.eoj, e, v.hex(), ex))
                 if took:
                     obj.put(e, v)
+                    at = obj.set_at
                     obj.was_set(e, now)
-                    obj.set_by = self.who(src)
-                    self._heard[obj.set_by] = now
+                    if e == 0x80 or e == 0x81:
+                        # on/off and the installation location are settings, which no
+                        # return to autonomous operation undoes: they neither start nor
+                        # take over the command in force (another controller's DR)
+                        obj.set_at = at
+                    else:
+                        obj.set_by = self.who(src)
+                        self._heard[obj.set_by] = now
             if took:
                 self.stats.sets += 1
                 out[n + 1] = 0

@@ -174,6 +174,30 @@ def test_requests_from_another_controller_do_not_keep_a_command_in_force():
     assert node._heard == {}  # nothing left to watch once no command is in force
 
 
+def test_a_setting_from_another_controller_does_not_take_over_the_command():
+    """A second controller (an app) sets where the battery stands, or switches it, and
+    falls silent: the command of the HEMS that keeps polling stays in force, and nothing
+    lapses for the app's silence."""
+    t0 = MIDNIGHT + HOUR
+    node, net, b, events = make("battery", t0)
+    setc(node, net, b, "DA 01 42", t0)
+    app = ("127.0.0.9", 3610)
+    for body in ("81 01 08", "80 01 30"):
+        out = request(node, net, "1081 0209 05FF01 027D01 61 01 %s" % body, src=app, now=t0 + 60)
+        assert out[0][1][10] == 0x71, out
+    assert b.set_by == SRC[0] or b.set_by == SRC, b.set_by
+    t = t0
+    for _ in range(4):  # the HEMS polls every 30 minutes for two hours
+        run(node, net, t, t + 1800)
+        t += 1800
+        request(node, net, "1081 0203 05FF01 027D01 62 01 E4 00", now=t)
+    assert autonomous_events(events) == [] and b.get(0xDA) == h("42") and b.get(0x81) == h("08")
+    # a setting alone puts no command in force: nothing to time
+    node2, net2, b2, events2 = make("battery", t0)
+    request(node2, net2, "1081 0209 05FF01 027D01 61 01 81 01 08", src=app, now=t0)
+    assert b2.set_at is None and node2._heard == {}
+
+
 def test_the_controller_is_who_the_node_takes_a_source_for():
     """node.who maps a request's source to its controller (app.py: the address without the
     port): polling from other sockets of the same host keeps the command in force."""
