@@ -104,12 +104,17 @@ class SimWaterHeater(WaterHeaterAppliance):
     """
 
     def clock_moved(self, delta, now):
-        if self.last is not None and self.end - _DAY <= now < self.end:
-            # a correction within the present cycle: the plan's times are times of day,
-            # and stay; only the jump itself is not run through
-            self.last += delta
-        else:  # out of the cycle: plan again from the new time, as at power-up (step)
+        """The plan's times are times of day, and stay: a correction (a HEMS syncing the
+        clock) keeps it, and only the jump itself is not run through. A correction that
+        crosses the cycle's start goes to that start (forward; backward the plan waits for
+        it); a jump of more than an hour past either end plans again from the new time, as
+        at power-up (step)."""
+        t = None if self.last is None else self.last + delta
+        start = self.end - _DAY
+        if t is None or t >= self.end + _HOUR or t < start - _HOUR:
             self.last = None
+        else:
+            self.last = min(t, self.end)
 
     def __init__(
         self,

@@ -295,6 +295,21 @@ def test_a_clock_correction_keeps_the_heating_plan():
         assert w.low >= RESERVE, (delta, w.low)
 
 
+def test_a_clock_correction_across_the_cycle_start_keeps_the_new_plan():
+    """A HEMS that syncs the clock on the hour: a few seconds across 23:00, either way,
+    and the shift set for the day still runs at 12:00, with no night heating."""
+    for at, delta in ((23 * HOUR - 10, 20), (23 * HOUR - 2, 5), (23 * HOUR + 10, -20)):
+        node, net, dev = make()
+        t = run(node, T0, T0 + 20 * HOUR, 600)
+        participate(node, net, t, 0x0C, 0)
+        t = run(node, t, T0 + at, 1)
+        dev.clock_moved(delta, t + delta)
+        w = Watch(node, dev)
+        w.run(t + delta, T0 + 47 * HOUR, step=60)
+        # (the watch's minutes start at :50, so 11:59:50 counts to hour 11)
+        assert sum(w.heat[0:11]) == 0 and sum(w.heat[12:17]) == 5 * HOUR, (at, delta, w.heat)
+
+
 def test_a_clock_jump_out_of_the_cycle_plans_again_from_the_new_time():
     node, net, dev = make()
     t = run(node, T0, T0 + 20 * HOUR, 600)
