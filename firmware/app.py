@@ -106,7 +106,11 @@ async def _tick(node, clock, saver, sec, trial=None):
             if trial and clock.real_ms() - start >= _CONFIRM_MS:
                 import update
 
-                confirmed = update.confirm_if_trial(trial)
+                try:
+                    confirmed = update.confirm_if_trial(trial)
+                except OSError as e:  # the record not written (flash full, say): tried again at the next tick
+                    log("update not confirmed: %s; tried again" % (e,))
+                    continue
                 trial = None
                 drop("update", "update.state")
                 if confirmed:
@@ -163,16 +167,22 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
             short = True
         except OSError:
             pass
+    from update import state
+
+    try:
+        version = update.version(state_dir)
+        # a trial update is confirmed once every task below has run for _CONFIRM_MS
+        # (_tick); an update that started only without its secure channel is not healthy
+        trial = state_dir if not short and state.load(state_dir)["pending"] else None
+    except Exception as e:  # a damaged update record: the node serves, and takes no update (update/state.py)
+        log("ERROR %s: the node runs, but takes no update until the record is restored" % (e,))
+        version = "?"
+        trial = None
     gc.collect()
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s version %s heap %d/%d"
-        % (ep.addr, eojs, update.version(state_dir), gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
+        % (ep.addr, eojs, version, gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
     _up = True
-    # up and announced: a trial update is confirmed once every task below has run for
-    # _CONFIRM_MS (_tick); an update that started only without its secure channel is not healthy
-    from update import state
-
-    trial = state_dir if not short and state.load(state_dir)["pending"] else None  # an update waits
     update = None  # pyright: ignore[reportAssignmentType]
     drop("update", "update.state")  # needed again only by an update, which loads them
     if sys.platform != "linux":  # on a board: the status LED (board.json) says the node runs
@@ -271,6 +281,24 @@ def _note_out_of_heap(path, secure):
         return False
 
 
+def _spare_trial(cfg):
+    """A clean stop, or a restart asked for (a factory reset), after READY but before an
+    application update on trial was confirmed (_CONFIRM_MS) does not spend its trial boot
+    (update/boot.py): the next start is its trial again, not a revert."""
+    if not _up:
+        return
+    try:
+        from update import state
+
+        d = cfg.get("state_dir", ".")
+        rec = state.load(d)
+        if rec["pending"] and rec["trial"] and rec["boots"]:
+            rec["boots"] = 0
+            state.save(d, rec)
+    except Exception:  # no heap, a damaged record: the trial boot is spent, as by a crash
+        pass
+
+
 def main(path="config.json"):
     cfg = {}
     writer = None
@@ -285,8 +313,10 @@ def main(path="config.json"):
                 writer.flush()  # a clean stop keeps the changes not yet written
             except MemoryError:  # Ctrl-C landed inside a collection (the heap stays locked)
                 log("settings not written at stop: no heap")
+        _spare_trial(cfg)
     except Restart:
         log("RESTART")
+        _spare_trial(cfg)
         return RESTART
     except ConfigError as e:
         print("ERROR %s" % e)

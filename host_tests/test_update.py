@@ -397,7 +397,8 @@ def test_main_py_on_a_board_resets_after_a_crash_rather_than_stop_at_the_repl(ap
     fake = tmp_path / "app.py"
     fake.write_text(app_src)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "app", raising=False)
+    monkeypatch.setitem(sys.modules, "app", None)  # put back as it was at teardown, and until then
+    del sys.modules["app"]  # main.py imports the stand-in above
     monkeypatch.setattr(sys, "platform", "esp32")
     monkeypatch.setattr(sys, "argv", ["main.py", str(tmp_path / "config.json")])
     printed = []
@@ -412,6 +413,29 @@ def test_main_py_on_a_board_resets_after_a_crash_rather_than_stop_at_the_repl(ap
     assert str(e.value) == "machine.reset()"
     assert waits == slept
     assert [type(x).__name__ for x in printed] == raised
+
+
+def test_a_clean_stop_before_the_confirmation_does_not_spend_the_trial(tmp_path, monkeypatch):
+    """Ctrl-C, or a factory reset, in the 30 s between READY and the confirmation: the next
+    start is the trial again (app._spare_trial), not a revert; a start that never got up
+    has spent it."""
+    import app
+
+    s = Signer()
+    install(tmp_path, s.package("1.2.0", 4, bundle("1.2.0")), s.roots)
+    assert boot.choose(str(tmp_path)) == "a"  # its trial boot
+    cfg = {"state_dir": str(tmp_path)}
+    monkeypatch.setattr(app, "_up", False)
+    app._spare_trial(cfg)
+    assert state.load(str(tmp_path))["boots"] == 1
+    monkeypatch.setattr(app, "_up", True)
+    app._spare_trial(cfg)
+    assert state.load(str(tmp_path))["boots"] == 0
+    assert boot.choose(str(tmp_path)) == "a"  # the trial again
+    assert update.confirm_if_trial(str(tmp_path)) == "1.2.0"
+    rec = state.load(str(tmp_path))
+    app._spare_trial(cfg)  # nothing on trial: nothing to do
+    assert state.load(str(tmp_path)) == rec and rec["failed"] is None
 
 
 def test_boot_falls_back_when_a_slot_is_gone(tmp_path):

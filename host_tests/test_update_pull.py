@@ -363,6 +363,47 @@ def test_a_refusal_raised_after_the_channel_reloaded_its_modules_is_logged(monke
     assert logged == ["update refused: expired: the package expired", "update pull failed: OSError(113, 'no route to host')"]
 
 
+def test_while_an_update_waits_for_its_confirmation_the_pull_checks_again_soon(monkeypatch):
+    """Refused as BUSY (the update running on trial is confirmed within a minute of its
+    start): the next check comes after pull.BUSY_S, then twice as long each time up to
+    update_interval_s, not after a whole interval; other refusals wait the interval."""
+    from update.receiver import BUSY, UpdateError
+
+    failures = [UpdateError(BUSY, "on trial")] * 4 + [UpdateError("expired", "old")]
+
+    async def from_config(cfg, receiver, now):
+        if not failures:
+            raise asyncio.CancelledError()
+        raise failures.pop(0)
+
+    slept = []
+
+    async def sleep(s):
+        slept.append(s)
+
+    monkeypatch.setattr(pull, "from_config", from_config)
+    monkeypatch.setattr(pull.asyncio, "sleep", sleep)
+    with pytest.raises(asyncio.CancelledError):
+        run(pull.task({"update_url": "https://x/pkg", "update_interval_s": 400}, lambda: T0, lambda t: None, RuntimeError))
+    assert slept == [60, 120, 240, 400, 400]
+
+
+def test_a_firmware_image_on_trial_counts_as_installed(tmp_path):
+    """What the device runs on trial is not pulled again (nor refused as BUSY): an image,
+    which has no slot of its own, is known by the pending record."""
+    from update_pkgs import image
+
+    rec = state.fresh()
+    meta, _ = SIGNER.package("3.0.0", 5, {"firmware": image("3.0.0")})
+    import hashlib
+
+    rec["pending"] = {"kind": "firmware", "counter": 5, "keyring": 0, "version": "3.0.0",
+                      "meta": hashlib.sha256(meta).hexdigest(), "label": "ota_1"}
+    state.save(str(tmp_path), rec)
+    assert receiver(tmp_path).installed(meta)
+    assert not receiver(tmp_path).installed(META)
+
+
 SLOW_BOARD = """
 class SlowBoard(Receiver):  # a board's flash: checking every staged byte takes its time
     def finish(self):

@@ -11,6 +11,7 @@ stops instead: a start without every object is no healthy start, and the next on
 the previous version.
 """
 import asyncio
+import gc
 
 from micropython import const
 
@@ -113,6 +114,7 @@ def try_again(node, clock, saver, log):
             w[2] = ms + w[3]
         if ms < w[2]:
             continue
+        gc.collect()  # its class's code loads into the holes, not the free space above them (as startup.build)
         try:
             d = make(w[4], w[0], w[1], w[5], clock.now())
             node.add(d)
@@ -122,10 +124,13 @@ def try_again(node, clock, saver, log):
             log("ERROR %s: tried again in %d s" % (e, w[3] // 1000))
             continue
         waiting.remove(w)
-        node.flush()
-        log("appliance %06X started: served from now on" % d.eoj)
-        if saver:
-            saver.poll(ms)
+        try:
+            node.flush()
+            log("appliance %06X started: served from now on" % d.eoj)
+            if saver:
+                saver.poll(ms)  # (what it could not replay or save, the tick's poll tries again)
+        except Exception as e:
+            log("ERROR appliance %06X started, its settings not yet replayed: %r" % (d.eoj, e))
     return bool(waiting)
 
 

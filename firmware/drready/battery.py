@@ -323,4 +323,4 @@ class StorageBattery(EchonetObject):
         put(0xD3, int(a.power_w))
         put(0xE2, int(stored))
         put(0xE3, min(int(stored * 10 / a.voltage), 32766) if a.voltage else 0)
-        put(0xE4, int(stored * 100 / cap) if cap else 0)  # down: 100 % only when 0xA4 has nothing left
+        put(0xE4, int(stored * 100 / cap) if cap else 0)  # down: 100 % only when full

@@ -225,7 +225,10 @@ class Node:
         (0xD5) at the next flush, as a controller expects of a node whose instances change."""
         if d.missing():
             raise ValueError("object %06X has no value for EPC %s" % (d.eoj, " ".join("%02X" % e for e in d.missing())))
-        self.devices.append(d)
+        i = len(self.devices)  # before a later instance of its class, as a start lists them
+        while i and self.devices[i - 1].eoj >> 8 == d.eoj >> 8 and self.devices[i - 1].eoj > d.eoj:
+            i -= 1
+        self.devices.insert(i, d)
         self.objects[d.eoj] = d
         self.profile.set_instances(self.devices)
 

@@ -158,8 +158,9 @@ class Saver:
                 obj, item = entry
                 if isinstance(obj, str):  # an object not there at boot: replayed if it is now
                     if int(obj, 16) in node.objects:
-                        self.retry.remove(entry)
-                        for line in restore(node, {obj: item}, node.now, self.retry):
+                        lines = restore(node, {obj: item}, node.now, self.retry)
+                        self.retry.remove(entry)  # only now: a replay cut short is replayed again
+                        for line in lines:
                             if node.event:
                                 node.event("settings not restored %s" % line)
                     continue

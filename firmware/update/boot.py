@@ -103,7 +103,7 @@ def select(config_path):
     if state_dir is not None:
         try:
             slot = choose(state_dir)
-        except (OSError, ValueError) as e:  # a damaged record: run the factory image, which reports it
+        except Exception as e:  # a damaged record (unreadable, or not the record's shape): the factory image, which reports it
             log("update: %s; booting the factory image" % e)
     if slot:
         sys.path.insert(0, state.slot_dir(state_dir, slot))

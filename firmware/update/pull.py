@@ -20,12 +20,16 @@ import asyncio
 import binascii
 
 import update
-from update.receiver import MAX_METADATA
+from update.receiver import BUSY, MAX_METADATA
 
 CHUNK = 1024  # the one buffer: header lines up to this long, then the body in pieces of it
 TIMEOUT_S = 30  # for each step: connecting with its TLS handshake, sending the request, a read
 DEADLINE_S = 300  # for a whole pull; an unfinished download goes on from there next time
 INTERVAL_S = 86400
+# the next check after a refusal for an update still on trial, which is confirmed within a
+# minute of its start: then twice as long each time, up to update_interval_s (a start that
+# confirms nothing, without its secure channel, keeps it on trial until the next one)
+BUSY_S = 60
 # a package whose trial reverted this many times in a row (update/state.py failed) is not
 # pulled again: a release that cannot run here would otherwise be downloaded, installed
 # and reverted at every boot. Fewer times may be a power cut on its trial boot.
@@ -302,10 +306,12 @@ async def task(cfg, wall, log, restart):
     if not cfg.get("update_url"):
         return
     interval = cfg.get("update_interval_s") or INTERVAL_S
+    busy = BUSY_S
     while True:
         from update.receiver import Receiver
 
         m = None
+        left = interval
         try:
             m = await from_config(cfg, Receiver(cfg.get("state_dir", ".")), wall())
         except Exception as e:
@@ -313,6 +319,9 @@ async def task(cfg, wall, log, restart):
             # loaded security.payload again meanwhile, and the class with it
             if type(e).__name__ in ("ManifestError", "UpdateError"):
                 log("update refused: %s" % e)
+                if getattr(e, "reason", None) == BUSY:  # the running update is about to be confirmed
+                    left = min(busy, interval)
+                    busy = min(busy * 2, interval)
             else:  # the transfer, or anything else: the node serves on, the next check tries again
                 log("update pull failed: %r" % (e,))
             import gc
@@ -321,7 +330,6 @@ async def task(cfg, wall, log, restart):
         if m:
             log("update %s installed from %s; restarting into it" % (m.version, cfg["update_url"]))
             raise restart()
-        left = interval
         while left > 0:  # a day at a time: a board's asyncio sleeps at most about 6 days at once
             await asyncio.sleep(min(left, INTERVAL_S))
             left -= INTERVAL_S

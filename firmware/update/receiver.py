@@ -108,12 +108,14 @@ class Receiver:
         return self.offset, self.total
 
     def installed(self, metadata):
-        """True if metadata is what this device runs (app or firmware): nothing to pull."""
+        """True if metadata is what this device runs (app or firmware), or what it has
+        installed and runs, or is about to run, on trial: nothing to pull."""
         rec = state.load(self.state_dir)
         digest = hashlib.sha256(metadata).digest().hex()
         app = rec["slots"].get(rec["active"]) if rec["active"] else None
         fw = rec["firmware"]
-        return bool((app and app["meta"] == digest) or (fw and fw["meta"] == digest))
+        p = rec["pending"]
+        return bool((app and app["meta"] == digest) or (fw and fw["meta"] == digest) or (p and p["meta"] == digest))
 
     def failed_trials(self, metadata):
         """How many times in a row a trial of this package reverted on this device."""
@@ -129,7 +131,8 @@ class Receiver:
         rec = state.load(self.state_dir)
         if rec["pending"]:
             v = rec["pending"]["version"]
-            raise UpdateError(BUSY, "version %s is installed and not yet confirmed: restart the node first" % v)
+            raise UpdateError(BUSY, "version %s is installed and not yet confirmed: it is once it has run for a "
+                                    "while after its restart; try again then" % v)
         m = _verify(metadata, self.roots, self.product, self.board, now, rec)
         firmware = False
         for item in m.items:

@@ -63,6 +63,11 @@ def load(state_dir):
         raise ValueError("%s is damaged" % path(state_dir))
     base = fresh()
     base.update(rec)
+    for key in ("pending", "slots", "firmware", "stage"):  # what the code reads into: the record's shape
+        if not isinstance(base[key], dict) and (key == "slots" or base[key] is not None):
+            raise ValueError("%s is damaged" % path(state_dir))
+    if base["active"] not in (None,) + SLOTS or not isinstance(base["boots"], int) or not isinstance(base["keyring"], int):
+        raise ValueError("%s is damaged" % path(state_dir))
     return base
 
 

@@ -96,6 +96,8 @@ def test_one_poll_per_datagram_while_a_task_sleeps(tmp_path, address_pool):
 
 
 def test_datagrams_are_served_beside_a_task_that_is_always_ready(tmp_path, address_pool):
+    """Every datagram comes through (else the script's wait_for times out and it fails),
+    because the zero-timeout poll still runs between ready tasks: several per datagram,
+    where a wrapper that skipped them all would poll not once, a task being always ready."""
     polls = _run(tmp_path, address_pool, busy=True)
-    # the zero-timeout poll still runs between ready tasks: nothing waits behind them
-    assert polls >= N, polls
+    assert polls > 2 * N, polls

@@ -195,3 +195,21 @@ def test_a_release_that_fails_just_after_ready_is_not_confirmed_and_reverts(addr
     finally:
         stop_node(proc)
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.mark.parametrize("record", ["[]", '{"counter": 1, "pending": 5}', '{"counter": 2, "slots": {"a": 7}, "active": "c"}'])
+def test_a_damaged_update_record_leaves_the_node_serving(record, node_factory, state_dirs):
+    """update.json that does not parse, or not in the record's shape: the factory image
+    starts, says so, serves ECHONET Lite and takes no update; the record is left as it is
+    (resetting it would lower the security counters)."""
+    state = state_dirs()
+    with open(os.path.join(state, "update.json"), "w") as f:
+        f.write(record)
+    n = node_factory(objects=["battery"], state=state)
+    out = n.proc.output()
+    assert "update: %s/update.json is damaged; booting the factory image" % state in out, out
+    assert "ERROR %s/update.json is damaged: the node runs, but takes no update" % state in out, out
+    ready = next(line for line in n.lines if line.startswith("READY"))
+    assert " version ? " in ready and "Traceback" not in out, out
+    with open(os.path.join(state, "update.json")) as f:
+        assert f.read() == record

@@ -486,3 +486,31 @@ def test_an_update_on_trial_whose_driver_does_not_start_stops_the_start():
         os.remove(d + "/update.json")
         os.rmdir(d)
     raise AssertionError("an update on trial started without its battery")
+
+
+def test_a_late_object_that_cannot_be_saved_yet_does_not_stop_the_retry():
+    """What follows the join (the announcement, the replay of its settings, their save)
+    failing for want of heap: logged; the object is in, and nothing raises out of the task."""
+    node, net, logged = _slow(answers_from=2)
+
+    class Saver:
+        def poll(self, ms):
+            raise MemoryError("no heap for the record")
+
+    clock = _Clock()
+    appliances.try_again(node, clock, Saver(), logged.append)
+    clock.ms = 5000
+    assert not appliances.try_again(node, clock, Saver(), logged.append)
+    assert [d.eoj for d in node.devices] == [0x026B01, 0x027D01]
+    assert logged[-1].startswith("ERROR appliance 027D01 started, its settings not yet replayed: MemoryError")
+
+
+def test_a_late_instance_is_listed_before_the_later_instances_of_its_class():
+    node, net, logged = _slow(answers_from=2, objects=("battery", "battery"))
+    assert [d.eoj for d in node.devices] == [0x027D02]  # the first try (battery 1) failed, the second worked
+    clock = _Clock()
+    appliances.try_again(node, clock, None, logged.append)
+    clock.ms = 5000
+    assert not appliances.try_again(node, clock, None, logged.append)
+    assert [d.eoj for d in node.devices] == [0x027D01, 0x027D02]  # as a start lists them
+    assert node.profile.get(0xD6) == h("02 027D01 027D02")

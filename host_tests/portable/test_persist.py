@@ -328,3 +328,37 @@ def test_restore_needs_a_dict_and_never_raises():
     node, _ = make_node(now=T0)
     for bad in (None, 3, "x", [BAT]):
         assert persist.restore(node, bad, T0) == ["settings: not a JSON object"]
+
+
+def test_a_replay_of_a_late_object_cut_short_is_kept_and_replayed_again():
+    """The entries of an object that joins late, replayed by Saver.poll: a replay that
+    raises half-way (no heap) keeps them all for the next poll, and the record meanwhile."""
+    node, _ = make_node(now=T0)
+    retry = []
+    persist.restore(node, {"027D02": ["A7=32", "DA=42"]}, T0, retry)
+    saver = persist.Saver(node, "settings.json", 0, lambda path, rec: None, 0, retry)
+    from drready.battery import StorageBattery
+
+    late = StorageBattery(2, ID, now=T0)
+    node.add(late)
+    real = persist._apply
+    calls = []
+
+    def cut(obj, item, now):
+        calls.append(item)
+        if len(calls) == 2:
+            raise MemoryError("no heap")
+        return real(obj, item, now)
+
+    persist._apply = cut
+    try:
+        try:
+            saver.poll(1000)
+            raise AssertionError("the cut did not happen")
+        except MemoryError:
+            pass
+    finally:
+        persist._apply = real
+    assert saver.record()["027D02"] == ["A7=32", "DA=42"]  # nothing lost
+    saver.poll(2000)
+    assert late.get(0xA7) == b"\x32" and late.get(0xDA) == b"\x42" and retry == []
