@@ -95,7 +95,11 @@ def start(cfg, name, instance, identity, now, log):
         global retry
         from update import state
 
-        if state.load(cfg.get("state_dir", "."))["pending"]:  # an update on trial
+        try:
+            trial = state.load(cfg.get("state_dir", "."))["pending"]
+        except ValueError:  # a damaged update record (app.serve reports it): no trial runs
+            trial = None
+        if trial:  # an update on trial
             raise
         waiting.append([name, instance, None, _RETRY_MS, cfg["appliances"], identity])
         retry = _retry
