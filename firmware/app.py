@@ -29,7 +29,9 @@ RESTART = 4  # main's return code for "start me again" (factory reset, update): 
 _OUT_OF_HEAP = const(3)  # main's return code when the node found no heap to run in (tools/sim.py explains)
 NO_ROOM = "/secure-channel-off"  # in the state directory: the last start found no heap for the secure channel
 secure_start = False  # this start builds the secure channel (security/boot.py build sets it)
-_up = False  # READY printed: a lack of heap from now on is no reason to drop the secure channel
+# when READY was printed (the clock's real ms), None before: from then on a lack of heap is
+# no reason to drop the secure channel
+_up = None
 
 
 class ConfigError(Exception):
@@ -108,10 +110,11 @@ async def _tick(node, clock, saver, sec, trial=None):
 
                 try:
                     confirmed = update.confirm_if_trial(trial)
-                except OSError as e:  # the record not written (flash full, say): tried again at the next tick
-                    log("update not confirmed: %s; tried again" % (e,))
-                    continue
-                trial = None
+                    trial = None
+                except OSError as e:  # the record not written (flash full, say): tried again later
+                    log("update not confirmed: %s; tried again in %d s" % (e, _CONFIRM_MS // 1000))
+                    confirmed = None
+                    start = clock.real_ms()
                 drop("update", "update.state")
                 if confirmed:
                     log("update %s confirmed" % confirmed)
@@ -182,7 +185,7 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s version %s heap %d/%d"
         % (ep.addr, eojs, version, gc.mem_alloc(), gc.mem_alloc() + gc.mem_free()))
-    _up = True
+    _up = clock.real_ms()
     update = None  # pyright: ignore[reportAssignmentType]
     drop("update", "update.state")  # needed again only by an update, which loads them
     if sys.platform != "linux":  # on a board: the status LED (board.json) says the node runs
@@ -281,11 +284,13 @@ def _note_out_of_heap(path, secure):
         return False
 
 
-def _spare_trial(cfg):
-    """A clean stop, or a restart asked for (a factory reset), after READY but before an
-    application update on trial was confirmed (_CONFIRM_MS) does not spend its trial boot
-    (update/boot.py): the next start is its trial again, not a revert."""
-    if not _up:
+def _spare_trial(cfg, clock):
+    """A clean stop (Ctrl-C, SIGTERM) in the _CONFIRM_MS after READY, while an application
+    update is on trial, does not spend its trial boot (update/boot.py): the next start is
+    its trial again, not a revert. Nothing else spares it: not a restart the release asks
+    for itself (a factory reset a broken button pin would trigger at every start), not a
+    stop after the window, by when a healthy release has been confirmed."""
+    if _up is None or clock.real_ms() - _up >= _CONFIRM_MS:
         return
     try:
         from update import state
@@ -313,10 +318,10 @@ def main(path="config.json"):
                 writer.flush()  # a clean stop keeps the changes not yet written
             except MemoryError:  # Ctrl-C landed inside a collection (the heap stays locked)
                 log("settings not written at stop: no heap")
-        _spare_trial(cfg)
+        if writer:  # (the node was built: the clock exists)
+            _spare_trial(cfg, clock)  # pyright: ignore[reportPossiblyUnbound]
     except Restart:
         log("RESTART")
-        _spare_trial(cfg)
         return RESTART
     except ConfigError as e:
         print("ERROR %s" % e)
@@ -328,14 +333,14 @@ def main(path="config.json"):
         # the channel off
         cfg = node = ep = sec = writer = None  # the heap they held, for what follows
         gc.collect()
-        if secure_start and not _up and _note_out_of_heap(path, True):
+        if secure_start and _up is None and _note_out_of_heap(path, True):
             print("ERROR out of heap with the secure channel: starting again without it; "
                   "give MicroPython more (HEAP=) to have it")
             log("restarting without the secure channel")
             return RESTART
         print(_NO_HEAP_WITH if secure_start else _NO_HEAP_WITHOUT)
         sys.print_exception(e)  # where it ran out (the traceback names lines, holds no frames)
-        if not _up and not secure_start:
+        if _up is None and not secure_start:
             _note_out_of_heap(path, False)  # any note goes: the next start tries the channel again
         return _OUT_OF_HEAP
     except OSError as e:

@@ -416,26 +416,57 @@ def test_main_py_on_a_board_resets_after_a_crash_rather_than_stop_at_the_repl(ap
 
 
 def test_a_clean_stop_before_the_confirmation_does_not_spend_the_trial(tmp_path, monkeypatch):
-    """Ctrl-C, or a factory reset, in the 30 s between READY and the confirmation: the next
-    start is the trial again (app._spare_trial), not a revert; a start that never got up
-    has spent it."""
+    """Ctrl-C or SIGTERM in the 30 s between READY and the confirmation: the next start is
+    the trial again (app._spare_trial), not a revert. Not before READY (a start that never
+    got up has spent it), nor after the window (a healthy release is confirmed by then)."""
     import app
+
+    class Clock:
+        ms = 0
+
+        def real_ms(self):
+            return self.ms
 
     s = Signer()
     install(tmp_path, s.package("1.2.0", 4, bundle("1.2.0")), s.roots)
     assert boot.choose(str(tmp_path)) == "a"  # its trial boot
     cfg = {"state_dir": str(tmp_path)}
-    monkeypatch.setattr(app, "_up", False)
-    app._spare_trial(cfg)
+    clock = Clock()
+    monkeypatch.setattr(app, "_up", None)
+    app._spare_trial(cfg, clock)
     assert state.load(str(tmp_path))["boots"] == 1
-    monkeypatch.setattr(app, "_up", True)
-    app._spare_trial(cfg)
+    monkeypatch.setattr(app, "_up", 1000)  # READY at 1 s
+    clock.ms = 1000 + app._CONFIRM_MS
+    app._spare_trial(cfg, clock)
+    assert state.load(str(tmp_path))["boots"] == 1
+    clock.ms = 1000 + app._CONFIRM_MS - 1
+    app._spare_trial(cfg, clock)
     assert state.load(str(tmp_path))["boots"] == 0
     assert boot.choose(str(tmp_path)) == "a"  # the trial again
     assert update.confirm_if_trial(str(tmp_path)) == "1.2.0"
     rec = state.load(str(tmp_path))
-    app._spare_trial(cfg)  # nothing on trial: nothing to do
+    app._spare_trial(cfg, clock)  # nothing on trial: nothing to do
     assert state.load(str(tmp_path)) == rec and rec["failed"] is None
+
+
+def test_a_trial_boot_that_was_never_counted_is_not_confirmed(tmp_path, monkeypatch):
+    """boot could not write its choice (a full filesystem, say): the factory image ran,
+    and the update on the record, never run, must not be confirmed by it."""
+    s = Signer()
+    install(tmp_path, s.package("1.2.0", 4, bundle("1.2.0")), s.roots)
+
+    def full(state_dir, rec):
+        raise OSError(28, "no space left on device")
+
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"state_dir": str(tmp_path)}))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))  # select forgets the update modules
+    with monkeypatch.context() as m:
+        m.setattr(state, "save", full)
+        assert boot.select(str(cfg)) is None  # the factory image
+    assert update.confirm_if_trial(str(tmp_path)) is None
+    rec = state.load(str(tmp_path))
+    assert rec["pending"] is not None and rec["counter"] == 0
 
 
 def test_boot_falls_back_when_a_slot_is_gone(tmp_path):

@@ -29,6 +29,7 @@ _MANUAL_STOP = const(0x43)
 _DAY = const(86400)
 _HOUR = const(3600)
 # candidate shift hours of 0xCB/0xCC and 0xCE/0xCF
+_CORRECTION = const(300)  # s: a clock set across the cycle's start this close keeps the new plan
 _HOURS1 = const((10, 13, 15, 17))
 _HOURS2 = const((13, 15, 17))
 
@@ -105,13 +106,13 @@ class SimWaterHeater(WaterHeaterAppliance):
 
     def clock_moved(self, delta, now):
         """The plan's times are times of day, and stay: a correction (a HEMS syncing the
-        clock) keeps it, and only the jump itself is not run through. A correction that
-        crosses the cycle's start goes to that start (forward; backward the plan waits for
-        it); a jump of more than an hour past either end plans again from the new time, as
-        at power-up (step)."""
+        clock) keeps it, and only the jump itself is not run through. A correction of a few
+        minutes that crosses the cycle's start goes to that start (forward, the minutes past
+        it then run; backward, the plan waits for it); a jump further past either end plans
+        again from the new time, as at power-up (step)."""
         t = None if self.last is None else self.last + delta
         start = self.end - _DAY
-        if t is None or t >= self.end + _HOUR or t < start - _HOUR:
+        if t is None or t >= self.end + _CORRECTION or t < start - _CORRECTION:
             self.last = None
         else:
             self.last = min(t, self.end)

@@ -225,9 +225,9 @@ class Node:
         (0xD5) at the next flush, as a controller expects of a node whose instances change."""
         if d.missing():
             raise ValueError("object %06X has no value for EPC %s" % (d.eoj, " ".join("%02X" % e for e in d.missing())))
-        i = len(self.devices)  # before a later instance of its class, as a start lists them
-        while i and self.devices[i - 1].eoj >> 8 == d.eoj >> 8 and self.devices[i - 1].eoj > d.eoj:
-            i -= 1
+        i = 0  # before the first later instance of its class, as a start lists them; else last
+        while i < len(self.devices) and not (self.devices[i].eoj >> 8 == d.eoj >> 8 and self.devices[i].eoj > d.eoj):
+            i += 1
         self.devices.insert(i, d)
         self.objects[d.eoj] = d
         self.profile.set_instances(self.devices)
@@ -526,14 +526,7 @@ class Node:
                         self.event("ERROR appliance %06X did not take %02X=%s: %r" % (obj.eoj, e, v.hex(), ex))
                 if took:
                     obj.put(e, v)
-                    at = obj.set_at
-                    obj.was_set(e, now)
-                    if e == 0x80 or e == 0x81:
-                        # on/off and the installation location are settings, which no
-                        # return to autonomous operation undoes: they neither start nor
-                        # take over the command in force (another controller's DR)
-                        obj.set_at = at
-                    else:
+                    if obj.was_set(e, now):  # a command (not a setting): whose it is, and when
                         obj.set_by = self.who(src)
                         self._heard[obj.set_by] = now
             if took:

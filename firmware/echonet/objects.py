@@ -117,14 +117,20 @@ class EchonetObject:
         return [e for e in self.gets if self.values.get(e) is None]
 
     def was_set(self, epc, now):
-        """Record that a Set of epc was accepted at time now (the node calls this)."""
-        self.set_at = now
+        """Record that a Set of epc was accepted at time now (the node, and a replay at
+        boot, call this). True for a command, which starts the DR wait (Node.dr_timeout);
+        on/off (0x80) and the installation location (0x81) are settings, which no return
+        to autonomous operation undoes: they neither start it nor take it over."""
+        cmd = epc != 0x80 and epc != 0x81
+        if cmd:
+            self.set_at = now
         acc = self.accepted
         if acc and acc[-1] == epc:
-            return
+            return cmd
         if epc in acc:
             acc.remove(epc)
         acc.append(epc)
+        return cmd
 
     def apply(self, epc, edt, now):
         """Change a settable value as an accepted Set would (the class's accept() checks it

@@ -62,7 +62,11 @@ def _running(state):
     from update import version
     from update.boot import running_partition
 
-    return [version(state), running_partition()]
+    try:
+        v = version(state)
+    except ValueError:  # a damaged update record (app.serve reports it)
+        v = "?"
+    return [v, running_partition()]
 
 
 def setting(cfg, key, default, low, high):

@@ -39,6 +39,8 @@ def confirm_if_trial(state_dir):
     p = rec["pending"]
     if not p:
         return None
+    if p["kind"] == "app" and not rec["boots"]:
+        return None  # no trial boot counted: boot could not record its choice, and ran another slot
     if p["kind"] == "firmware":
         from update.boot import running_partition
 
