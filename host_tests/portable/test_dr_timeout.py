@@ -198,6 +198,16 @@ def test_a_setting_from_another_controller_does_not_take_over_the_command():
     assert b2.set_at is None and node2._heard == {}
 
 
+def test_a_setting_replayed_at_boot_starts_no_wait():
+    """Only the installation location saved: nothing to time, so no return to autonomous
+    operation (and its INF) an hour after every boot."""
+    node, net, b, events = make("battery", MIDNIGHT)
+    assert persist.restore(node, {"027D01": ["81=08", "80=30"]}, MIDNIGHT) == []
+    assert b.set_at is None and b.accepted == [0x81, 0x80]  # kept, and saved again
+    run(node, net, MIDNIGHT, MIDNIGHT + 2 * LIMIT, step=600)
+    assert autonomous_events(events) == []
+
+
 def test_the_controller_is_who_the_node_takes_a_source_for():
     """node.who maps a request's source to its controller (app.py: the address without the
     port): polling from other sockets of the same host keeps the command in force."""
