@@ -30,9 +30,10 @@ def board():
 
 
 def confirm_if_trial(state_dir):
-    """Call once the node is up and has announced itself: a trial app slot, or a new
-    firmware image, becomes permanent and the security counters go up. Returns the
-    version confirmed, or None when nothing was on trial (the usual case, one small read)."""
+    """Call once the node has been up a while with every task started (app._tick, after
+    _CONFIRM_MS): a trial app slot, or a new firmware image, becomes permanent and the
+    security counters go up. Returns the version confirmed, or None when nothing was on
+    trial (the usual case, one small read)."""
     from update import state
 
     rec = state.load(state_dir)
