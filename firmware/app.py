@@ -24,6 +24,9 @@ _TICK_MS = const(1000)
 # a trial update is confirmed once the node has served this long with every task started:
 # a release that fails just after READY (no heap for a task, say) is not made permanent
 _CONFIRM_MS = const(30000)
+# on a board, a trial boot arms the hardware watchdog with this timeout (hal/board.py): a
+# release that hangs resets the board, and its unconfirmed trial reverts
+_WATCHDOG_S = const(60)
 _PERSIST_INTERVAL_S = const(60)  # config persist_interval_s: real seconds between settings writes
 RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py starts it again
 _OUT_OF_HEAP = const(3)  # main's return code when the node found no heap to run in (tools/sim.py explains)
@@ -198,6 +201,8 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
         except ValueError as e:
             log("board.json: %s" % e)
     tasks = [ep.receive_loop(sock, node.serve, node.failed, log) for sock in (ep.unicast, ep.multicast)]
+    if trial and sys.platform != "linux":
+        tasks.append(board.watchdog(_WATCHDOG_S))  # pyright: ignore[reportPossiblyUnbound]
     tasks.append(_tick(node, clock, saver, sec, trial))
     if sec:
         tasks.append(_button(sec, clock))

@@ -177,22 +177,25 @@ class _Stop(Exception):
     pass
 
 
-def _serve_until_loops(tmp_path, monkeypatch, note_present):
+def _serve_until_loops(tmp_path, monkeypatch, note_present, tasks=None, pending=True):
     """app.serve up to its loops, for a start without the secure channel (sec.server None);
-    the update calls it makes, recorded."""
+    the update calls it makes, recorded; tasks: a list that gets the loops' names."""
     from hal.clock import Clock
     from portable.support import make_node
 
     calls = []
-    rec = update_state.fresh()
-    rec["pending"] = {"kind": "app", "counter": 2, "keyring": 0, "version": "2.0.0", "meta": "00", "label": "a"}
-    update_state.save(str(tmp_path), rec)  # an update waits for its confirmation
+    if pending:
+        rec = update_state.fresh()
+        rec["pending"] = {"kind": "app", "counter": 2, "keyring": 0, "version": "2.0.0", "meta": "00", "label": "a"}
+        update_state.save(str(tmp_path), rec)  # an update waits for its confirmation
     monkeypatch.setitem(sys.modules, "update", update)  # serve drops it once up: the patched one, each time
 
-    async def gather(*tasks):
-        for t in tasks:
+    async def gather(*loops):
+        for t in loops:
             if getattr(t, "__name__", "") == "_tick":  # what it is to confirm (after _CONFIRM_MS)
                 calls.append(t.cr_frame.f_locals["trial"])
+            if tasks is not None:
+                tasks.append(getattr(t, "__name__", None))
             if hasattr(t, "close"):
                 t.close()
         raise _Stop
@@ -214,3 +217,46 @@ def test_a_start_without_the_channel_for_want_of_heap_confirms_no_update(tmp_pat
     assert not (tmp_path / "secure-channel-off").exists()  # and the next start tries the channel
     # an unprovisioned device (no note) is healthy as it is: its trial is confirmed
     assert _serve_until_loops(tmp_path, monkeypatch, note_present=False) == [str(tmp_path)]
+
+
+def test_a_trial_boot_on_a_board_arms_the_watchdog_and_feeds_it(tmp_path, monkeypatch):
+    """On a board (the shim's machine.WDT), the boot of an update on trial runs a task that
+    feeds a 60 s hardware watchdog: a release that hangs resets the board, and reverts.
+    Other boots, and the simulator, arm none."""
+    import machine
+
+    from hal import board
+
+    armed = []
+    real = machine.WDT
+
+    def wdt(id=0, timeout=5000):
+        armed.append(real(id, timeout))
+        return armed[-1]
+
+    monkeypatch.setattr(machine, "WDT", wdt)
+    monkeypatch.setattr(board, "PATH", str(tmp_path / "board.json"))  # none: the default pins
+    monkeypatch.setattr(sys, "platform", "esp32")
+    names = []
+    _serve_until_loops(tmp_path, monkeypatch, note_present=False, tasks=names)
+    assert names.count("feed") == 1 and len(armed) == 1 and armed[0].timeout == app._WATCHDOG_S * 1000
+    # the task feeds it every second
+    feeder = board.watchdog(60)
+
+    async def run_a_while():
+        try:
+            await asyncio.wait_for(feeder, 2.5)
+        except asyncio.TimeoutError:
+            pass
+
+    asyncio.run(run_a_while())
+    assert armed[-1].fed == 3
+    # no update on trial: none armed
+    (tmp_path / "update.json").unlink()
+    names = []
+    _serve_until_loops(tmp_path, monkeypatch, note_present=False, tasks=names, pending=False)
+    assert "feed" not in names and len(armed) == 2  # (the one made above)
+    monkeypatch.setattr(sys, "platform", "linux")
+    names = []
+    _serve_until_loops(tmp_path, monkeypatch, note_present=False, tasks=names)
+    assert "feed" not in names and len(armed) == 2

@@ -36,7 +36,8 @@ _NO_REVERSE = const(0x02)
 # the electric load is the household's (drready/household.py).
 # Heat taken from the tank (hot-water use plus standing loss): about 9.6 kWh a day,
 # a morning draw at 07:00 and the bath between 19:00 and 22:00.
-DRAW = bytes((5, 5, 5, 5, 5, 5, 30, 150, 50, 5, 5, 5, 30, 5, 5, 5, 5, 5, 50, 200, 250, 150, 50, 5))
+# that is: 5 x6, 30, 150, 50, 5 x3, 30, 5 x5, 50, 200, 250, 150, 50, 5
+_DRAW = const(b"\x05\x05\x05\x05\x05\x05\x1e\x96\x32\x05\x05\x05\x1e\x05\x05\x05\x05\x05\x32\xc8\xfa\x96\x32\x05")
 
 _STEP = const(60)  # longest integration step, s
 _HORIZON = const(3600)  # DR-available energy is for the next hour when no window is set
@@ -94,7 +95,7 @@ class SimFuelCell(FuelCellAppliance):
     then cools for stop_s. Gas is output / eff_el; recovered heat is output x eff_heat /
     eff_el. The tank holds water between cold_c and hot_c; once full it stays heat-limited
     until its heat falls to `resume` of capacity. Profiles: bytes of 24 hourly averages
-    in 10 W units (see LOAD, DRAW).
+    in 10 W units (see LOAD, _DRAW).
     """
 
     def clock_moved(self, delta, now):
@@ -103,7 +104,7 @@ class SimFuelCell(FuelCellAppliance):
 
     def __init__(self, rated_w=700, min_w=200, ramp_w_s=10, startup_s=3600, stop_s=600, tank_l=130,
                  cold_c=15, hot_c=60, eff_el=0.4, eff_heat=0.5, gas_wh_m3=12500, interconnect=_NO_REVERSE,
-                 load=LOAD, draw=DRAW, heat=0.5, resume=0.9, running=True):
+                 load=LOAD, draw=_DRAW, heat=0.5, resume=0.9, running=True):
         self.rated_w = rated_w
         self.min_w = min_w
         self.ramp = ramp_w_s

@@ -31,6 +31,24 @@ _WS2812_ON = b"\x00\x10\x00"  # green, dim (G, R, B)
 _WS2812_OFF = b"\x00\x00\x00"
 
 
+def watchdog(seconds):
+    """Arm the hardware watchdog and return the task that feeds it every second (app.serve
+    runs it on an update's trial boot). A release that hangs, its event loop stuck, is not
+    fed: the board resets after `seconds`, and the unconfirmed trial reverts. An ESP32's
+    watchdog cannot be stopped: it is fed until the next reset, so on that boot the REPL
+    after a Ctrl-C is reset within `seconds` too."""
+    import asyncio
+
+    wdt = machine.WDT(timeout=seconds * 1000)
+
+    async def feed():
+        while True:
+            wdt.feed()
+            await asyncio.sleep(1)
+
+    return feed()
+
+
 def _chip():
     try:
         return os.uname().machine.upper().replace("-", "")
