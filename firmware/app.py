@@ -176,10 +176,11 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     from update import state
 
     try:
-        version = update.version(state_dir)
+        rec = state.load(state_dir)
+        version = update.version(state_dir, rec)
         # a trial update is confirmed once every task below has run for _CONFIRM_MS
         # (_tick); an update that started only without its secure channel is not healthy
-        trial = state_dir if not short and state.load(state_dir)["pending"] else None
+        trial = state_dir if not short and rec["pending"] else None
     except Exception as e:  # a damaged update record: the node serves, and takes no update (update/state.py)
         log("ERROR %s: the node runs, but takes no update until the record is restored" % (e,))
         version = "?"

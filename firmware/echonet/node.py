@@ -158,9 +158,7 @@ class Node:
         for d in devices:
             self.objects[d.eoj] = d
         for obj in self.objects.values():
-            missing = obj.missing()
-            if missing:
-                raise ValueError("object %06X has no value for EPC %s" % (obj.eoj, " ".join("%02X" % e for e in missing)))
+            obj.check()
 
     # -- outgoing -----------------------------------------------------------------
     def _next_tid(self):
@@ -223,8 +221,7 @@ class Node:
         """A device object made after the start (its appliance's driver started late,
         drready/appliances.py): served from now on, and the new instance list announced
         (0xD5) at the next flush, as a controller expects of a node whose instances change."""
-        if d.missing():
-            raise ValueError("object %06X has no value for EPC %s" % (d.eoj, " ".join("%02X" % e for e in d.missing())))
+        d.check()
         i = 0  # before the first later instance of its class, as a start lists them; else last
         while i < len(self.devices) and not (self.devices[i].eoj >> 8 == d.eoj >> 8 and self.devices[i].eoj > d.eoj):
             i += 1

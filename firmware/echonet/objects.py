@@ -116,6 +116,13 @@ class EchonetObject:
         """Readable properties that have no value yet (a declaration error at boot)."""
         return [e for e in self.gets if self.values.get(e) is None]
 
+    def check(self):
+        """Raise ValueError naming the properties missing() finds, as the node takes the
+        object (Node, Node.add)."""
+        missing = self.missing()
+        if missing:
+            raise ValueError("object %06X has no value for EPC %s" % (self.eoj, " ".join("%02X" % e for e in missing)))
+
     def was_set(self, epc, now):
         """Record that a Set of epc was accepted at time now (the node, and a replay at
         boot, call this). True for a command, which starts the DR wait (Node.dr_timeout);

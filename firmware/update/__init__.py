@@ -58,13 +58,14 @@ def confirm_if_trial(state_dir):
     return p["version"]
 
 
-def version(state_dir):
+def version(state_dir, rec=None):
     """The version of the application running now, from the signed manifest it was
     installed with: an application bundle's, else a firmware image's; FACTORY for the
-    image deployed beside main.py."""
-    from update import state
+    image deployed beside main.py. rec: the update record, when the caller has read it."""
+    if rec is None:
+        from update import state
 
-    rec = state.load(state_dir)
+        rec = state.load(state_dir)
     p = rec["pending"]
     if p and p["kind"] == "firmware":  # a new image on trial runs (update/boot.py choose)
         return p["version"]
