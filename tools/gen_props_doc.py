@@ -98,8 +98,8 @@ DR_ROLES = {
     (0x026B, 0xE1): "DR limit: remaining hot water",
     # hybrid water heater
     (0x02A6, 0xB8): "DR lever: solar linkage mode",
-    (0x02A6, 0xB9): "DR lever: DR window (solar utilisation time), one within the day: an end not after "
-                    "its start (a window past midnight) is SNA",
+    (0x02A6, 0xB9): "DR lever: DR window (solar utilisation time), daily; an end before its start runs "
+                    "past midnight, an end equal to its start is SNA",
     (0x02A6, 0xF0): "DR amount: up / down energy for the window",
     (0x02A6, 0x84): "DR report: present power (estimate)",
     (0x02A6, 0xB2): "DR report: heating now",

@@ -43,6 +43,23 @@ def days(y, m, d):
     return era * 146097 + doe - 719468
 
 
+def window(start, end, now):
+    """The daily window [start, end) (seconds of day; end before start: it runs past
+    midnight) as Unix seconds (start, end): the one running at `now`, else the next."""
+    day = now - now % 86400
+    s = day + start
+    e = day + end
+    if e <= s:
+        e += 86400
+    if now >= e:  # over for today: tomorrow's
+        s += 86400
+        e += 86400
+    elif now < e - 86400:  # still in yesterday's
+        s -= 86400
+        e -= 86400
+    return s, e
+
+
 def set_to(now, epc, edt):
     """The time `now` becomes when a controller sets 0x97 (HH MM: the time of day, the
     date kept) or 0x98 (YYYY MM DD: the date, the time of day kept); None for a date

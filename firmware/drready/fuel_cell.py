@@ -16,7 +16,7 @@ import struct
 
 from micropython import const
 
-from drready.clock import date_edt, time_edt
+from drready.clock import date_edt, time_edt, window
 from drready.fuel_cell_props import CLASS_CODE, TABLE
 from drready.household import LOAD
 from echonet.objects import EchonetObject, device_values
@@ -243,25 +243,12 @@ _NONE = const(b"\xff\xff\xff\xff")
 
 
 def _window(edt, now):
-    """The 0xD1 window HH MM HH MM as (start, end) Unix seconds: today's, or tomorrow's
-    once today's is over; None for FFFFFFFF. An empty window (start = end) is refused
+    """The 0xD1 window HH MM HH MM as (start, end) Unix seconds, the one running or the
+    next (drready/clock.py); None for FFFFFFFF. An empty window (start = end) is refused
     before this is asked."""
     if edt == _NONE:
         return None
-    s = edt[0] * 3600 + edt[1] * 60
-    e = edt[2] * 3600 + edt[3] * 60
-    day = now - now % 86400
-    s += day
-    e += day
-    if e < s:  # crosses midnight
-        e += 86400
-    if now >= e:  # over for today: tomorrow's
-        s += 86400
-        e += 86400
-    elif now < e - 86400:  # still in yesterday's
-        s -= 86400
-        e -= 86400
-    return (s, e)
+    return window(edt[0] * 3600 + edt[1] * 60, edt[2] * 3600 + edt[3] * 60, now)
 
 
 class FuelCell(EchonetObject):

@@ -15,6 +15,7 @@ import struct
 
 from micropython import const
 
+from drready.clock import window
 from drready.hybrid_heater_props import CLASS_CODE, TABLE
 from echonet.objects import EchonetObject, device_values
 
@@ -65,7 +66,8 @@ class HybridHeaterAppliance:
         pass
 
     def command(self, auto, linkage, start, end):
-        """auto: 0xB0 code; linkage: 0xB8 code; start, end: 0xB9 window, seconds of day."""
+        """auto: 0xB0 code; linkage: 0xB8 code; start, end: 0xB9 window, seconds of day
+        (end before start: the window runs past midnight)."""
         raise NotImplementedError("command")
 
     def expected_draw(self, t0, t1):
@@ -75,12 +77,7 @@ class HybridHeaterAppliance:
     def dr_amount(self, now, start, end):
         """(up-DR Wh, down-DR Wh) for the window [start, end) (seconds of day) running now,
         or the next one, if the heat pump is moved into it from now on (see 0xF0)."""
-        sod = now % _DAY
-        s = now - sod + start
-        e = now - sod + end
-        if now >= e:
-            s += _DAY
-            e += _DAY
+        s, e = window(start, end, now)
         t = s if s > now else now
         draw = self.expected_draw
         hot = self.hot_l
@@ -246,8 +243,8 @@ class HybridWaterHeater(EchonetObject):
         elif epc == 0xB9:
             s = x * 3600 + edt[1] * 60
             e = edt[2] * 3600 + edt[3] * 60
-            if e <= s:
-                return False  # one window within the day, start before end
+            if e == s:
+                return False  # empty (an end before the start runs past midnight)
             self.window = (s, e)
         else:
             return True

@@ -19,7 +19,7 @@ TABLE = table(
     prop(0xB2, "o-M", _YES_NO),  # tank being heated (by the heat pump)
     prop(0xB3, "o-M", _YES_NO),  # space-heating circuit being heated
     prop(0xB8, "MMM", enum(0x41, 0x42, 0x43, 0x44)),  # solar linkage: off / self-use / sell / economy
-    prop(0xB9, "ooo", times(2)),  # solar utilisation window: start HH MM, end HH MM (end > start)
+    prop(0xB9, "ooo", times(2)),  # solar utilisation window: start HH MM, end HH MM (end < start: past midnight)
     prop(0xC3, "o-M", _YES_NO),  # hot water being drawn
     prop(0xE1, "o--", _LITRES),  # remaining hot water, L
     prop(0xE2, "o--", _LITRES),  # tank capacity, L

@@ -100,8 +100,7 @@ def test_set_window_accepted_announced_and_validated():
     assert dev.appliance.window == (9 * HOUR, 15 * HOUR)
     refused = [
         "B9 04 0C000C00",  # end = start
-        "B9 04 0F000900",  # end before start (no window across midnight)
-        "B9 04 0C1E0C00",  # 12:30-12:00
+        "B9 04 0C1E0C1E",  # 12:30-12:30
         "B9 04 093C0F00",  # minute 60
         "B9 04 09001800",  # hour 24
         "B9 03 090015",  # wrong size
@@ -111,6 +110,36 @@ def test_set_window_accepted_announced_and_validated():
         out = request(node, net, "1081 0012 05FF01 02A601 61 01 " + body)
         assert out == [(SRC, h("1081 0012 02A601 05FF01 51 01 " + body))], body
     assert dev.get(0xB9) == h("09000F00") and dev.appliance.window == (9 * HOUR, 15 * HOUR)
+
+
+def test_a_window_past_midnight_moves_the_heat_pump_across_it_and_f0_foresaw_it():
+    node, net, dev = make()
+    a = dev.appliance
+    t = run(node, T0, T0 + DAY, 600)  # one autonomous day, to 00:00
+    net.take()
+    out = request(node, net, "1081 0015 05FF01 02A601 61 01 B9 04 16000200", now=t)  # 22:00-02:00
+    assert out[0] == (SRC, h("1081 0015 02A601 05FF01 71 01 B9 00"))
+    assert a.window == (22 * HOUR, 2 * HOUR)
+    set_link(node, net, 0x42, t)
+    t = run(node, t, t + 21 * HOUR, 600)  # 21:00: the evening draw has emptied the tank
+    up, down = f0(dev)
+    assert up == 2200  # tonight's window: 4 h x 550 W, the tank has room for more
+    e0 = a.energy_wh
+    t = run(node, t, t + HOUR - 60, 60)
+    assert a.energy_wh == e0 and not a.heating  # nothing before 22:00
+    net.take()
+    t += 60
+    node.tick(t)
+    assert infs(net) == [h("02A601 0EF001 73 02 B2 01 41 C3 01 42")]  # 22:00, as the evening draw ends
+    t = run(node, t, t + 2 * HOUR + 30 * 60, 300)  # 00:30, past midnight, still inside
+    assert abs(f0(dev)[0] - 825) <= 1  # 1.5 h left x 550 W
+    t = run(node, t, t + HOUR + 30 * 60 - 60, 60)
+    assert a.heating
+    t += 60
+    node.tick(t)  # 02:00
+    assert infs(net) == [h("02A601 0EF001 73 01 B2 01 42")]
+    assert abs(a.energy_wh - e0 - up) < 1  # the up-DR it announced at 21:00
+    assert f0(dev)[0] == 2200  # the next window: tonight's
 
 
 def test_set_refusals_echo_the_request_data():
