@@ -118,8 +118,7 @@ repl: venv
 
 # IDENTITY= a device directory made by tools/provision.py device: written to /identity/ first;
 # then /config.json (Wi-Fi, objects, legacy_write, appliances); then the board resets. The
-# settings are checked before anything is written
+# settings and the directory are checked, and the password asked for, before anything is written
 provision: venv
-	$(BIN)/python tools/board_config.py --check --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)" --appliances "$(APPLIANCES)"
-	$(if $(IDENTITY),$(BIN)/python tools/provision.py to-board --port "$(PORT)" "$(IDENTITY)" &&) \
-	$(BIN)/python tools/board_config.py --port "$(PORT)" --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)" --appliances "$(APPLIANCES)"
+	$(BIN)/python tools/board_config.py --port "$(PORT)" --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)" \
+		--appliances "$(APPLIANCES)" --identity "$(IDENTITY)"

@@ -195,6 +195,28 @@ def test_a_bad_command_gives_one_line_and_exit_2(argv, env, words):
     assert "12345678" not in r.stdout + r.stderr
 
 
+def test_provision_asks_for_everything_before_it_writes(board, tmp_path):
+    """make provision IDENTITY=... SSID=...: a password not given (no terminal, none in the
+    environment) leaves the board as it was, identity included."""
+    from tools import provision
+
+    assert provision.main(["ca", "--out", str(tmp_path / "ca")], out=lambda _line: None) == 0
+    ca = [str(tmp_path / "ca" / n) for n in (provision.CA_CERT, provision.CA_KEY)]
+    assert provision.main(["device", "--ca-cert", ca[0], "--ca-key", ca[1], "--out", str(tmp_path / "dev"), "--no-qr"],
+                          out=lambda _line: None) == 0
+    before = tree_hashes(board.root)
+    env = {k: v for k, v in os.environ.items() if k != "WIFI_PASSWORD"}
+    argv = [PYTHON, PROVISION, "--port", board.port, "--no-reset", "--ssid", "homenet", "--identity", str(tmp_path / "dev"),
+            "--force"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL, env=env)
+    assert r.returncode == 2 and "WIFI_PASSWORD" in r.stderr, r.stdout + r.stderr
+    assert tree_hashes(board.root) == before
+    # a directory that is no device's is found before the password is asked for, too
+    r = run([PROVISION, "--port", board.port, "--no-reset", "--ssid", "homenet", "--identity", str(tmp_path / "ca")])
+    assert r.returncode == 2 and "device_key.der is missing" in r.stderr, r.stdout + r.stderr
+    assert tree_hashes(board.root) == before
+
+
 # -- the deployed node, started from the board's filesystem -----------------------------
 
 def _bound_3610():
@@ -231,11 +253,11 @@ def test_deployed_node_answers_a_get(board, tmp_path):
     ca = [str(tmp_path / "ca" / n) for n in (provision.CA_CERT, provision.CA_KEY)]
     assert provision.main(["device", "--ca-cert", ca[0], "--ca-key", ca[1], "--out", str(tmp_path / "dev"), "--no-qr"],
                           out=lambda _line: None) == 0
-    r = run([os.path.join(ROOT, "tools", "provision.py"), "to-board", "--port", board.port, "--no-reset", "--force",
-             str(tmp_path / "dev")])
+    r = run([PROVISION, "--port", board.port, "--no-reset", "--addr", node, "--objects", "battery",
+             "--identity", str(tmp_path / "dev"), "--force"])
     assert r.returncode == 0, r.stdout + r.stderr
-    r = run([PROVISION, "--port", board.port, "--no-reset", "--addr", node, "--objects", "battery"])
-    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("provision: wrote /identity/") and lines[1].startswith("provision: wrote /config.json")
     # started as the board starts it: main.py from the filesystem's root, modules from there
     env = dict(os.environ, MICROPYPATH=board.root + ":.frozen")
     proc = Proc([MICROPYTHON, "-X", "heapsize=192K", "main.py", "config.json"], cwd=board.root, env=env)

@@ -16,8 +16,10 @@ it is given. --addr sets a fixed address instead (a wired setup, or the MicroPyt
 port in tests).
 
 --appliances names the driver each object drives in place of its simulated plant (README,
-Driving a real appliance). The device's keys and certificate are not here: tools/provision.py
-puts them on the board.
+Driving a real appliance). --identity copies a device directory made by `tools/provision.py
+device` to the board first (as `provision.py to-board` does), in the same session: the
+password is asked for, and every setting and the directory checked, before anything is
+written.
 
 Exit codes: 0 written; 2 a bad argument, a missing port, no MicroPython answering;
 1 the board failed while writing.
@@ -38,6 +40,7 @@ for _p in (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests", "shi
         sys.path.append(_p)  # after the standard library: the shim only stands in for machine, esp32, ...
 
 from drready.registry import CLASSES  # noqa: E402  (plain data; imports on CPython too)
+from tools import provision  # noqa: E402
 from tools.deploy import Device, ToolError, port_problem  # noqa: E402
 
 CONFIG = "config.json"
@@ -162,6 +165,9 @@ def parse(argv):
     ap.add_argument("--manufacturer-code", default="FFFFFF", help="6 hex digits (default FFFFFF, experimental)")
     ap.add_argument("--addr", default="", help="fixed IPv4 address instead of the one Wi-Fi gives (wired, or the unix port)")
     ap.add_argument("--state-dir", default=STATE_DIR, help="directory on the board for the identity and state (default state)")
+    ap.add_argument("--identity", default="",
+                    help="a device directory (tools/provision.py device) to copy to the board before the config")
+    ap.add_argument("--force", action="store_true", help="with --identity: replace another device's certificate")
     ap.add_argument("--check", action="store_true",
                     help="check the settings only, with no board: make provision does this before it writes anything")
     ap.add_argument("--no-reset", action="store_true",
@@ -186,6 +192,13 @@ def _not_built(cfg):
     return out
 
 
+def _note_not_built(cfg):
+    for module in _not_built(cfg):
+        print("provision: note: %s is not in firmware/, so make deploy does not put it on the board, and the "
+              "node there stops at start until it has it (put it in firmware/%s.py)" % (module, module.replace(".", "/")),
+              file=sys.stderr)
+
+
 def main(argv=None):
     args = parse(argv)
     if args.check:
@@ -193,24 +206,29 @@ def main(argv=None):
             cfg = build_config(args, "")
         except ArgError as e:
             return fail(str(e))
-        for module in _not_built(cfg):
-            print("provision: note: %s is not in firmware/, so make deploy does not put it on the board, and the "
-                  "node there stops at start until it has it (put it in firmware/%s.py)" % (module, module.replace(".", "/")),
-                  file=sys.stderr)
+        _note_not_built(cfg)
         return 0
     problem = port_problem(args.port)
     if problem:
         return fail(problem)
     try:
+        build_config(args, "")  # a bad setting is told before the password is asked for
+        if args.identity:
+            provision.load_dir(args.identity)
         password = wifi_password(args.password_env, args.open_network) if args.ssid else ""
         cfg = build_config(args, password)
-    except ArgError as e:
+    except (ArgError, provision.ArgError) as e:
         return fail(str(e))
+    except ToolError as e:
+        return fail(str(e), e.code)
     except (KeyboardInterrupt, EOFError):
         return fail("no password given; nothing written")
+    _note_not_built(cfg)
     data = json.dumps(cfg).encode()
     try:
         with Device(args.port, reset=not args.no_reset, tool="provision") as device:
+            if args.identity:
+                provision.to_board(device, args.identity, args.state_dir, args.force)
             device.put(CONFIG, data)
             print("provision: wrote /%s on %s: %s" % (CONFIG, args.port, describe(cfg)))
             if not args.no_reset:
