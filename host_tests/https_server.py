@@ -1,7 +1,8 @@
 """An HTTPS server on 127.0.0.1 for the update pull tests: a CA and a server certificate
 made per test run with `cryptography`, and a handler serving one package with Range
 requests, able to drop the connection after a given number of body bytes; and a tarpit
-that accepts connections and answers a byte at a time, never finishing a TLS handshake."""
+that accepts connections and answers a byte at a time, never finishing a TLS handshake;
+and a black hole whose connects never complete."""
 import datetime
 import http.server
 import ipaddress
@@ -162,4 +163,33 @@ class Tarpit:
 
     def close(self):
         self.closed = True
+        self.sock.close()
+
+
+class Blackhole:
+    """A listener on 127.0.0.1 (a free port) that accepts nothing, its queue (of one, as
+    listen(0) makes it) filled by a connection of its own: Linux then drops every SYN to it, so a connect to it stays in
+    progress (SYN_SENT) until the client gives up or closes its socket."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.url = "https://127.0.0.1:%d/pkg" % self.port
+        self.filler = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+
+    def connecting(self):
+        """How many sockets are connecting to it now (SYN_SENT in /proc/net/tcp)."""
+        n = 0
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if int(fields[2].split(":")[1], 16) == self.port and fields[3] == "02":
+                    n += 1
+        return n
+
+    def close(self):
+        self.filler.close()
         self.sock.close()

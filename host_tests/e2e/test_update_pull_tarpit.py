@@ -1,12 +1,15 @@
 """A pull from an update server that never finishes its answer (a tarpit, firmware/update/
 pull.py) while the real node runs: the node answers ECHONET Lite all along, and the pull
-ends by its deadline (update_pull_timeout_s, a few seconds here) with one log line."""
+ends by its deadline (update_pull_timeout_s, a few seconds here) with one log line. A
+server that never accepts the connection ends the same way, and its socket does not stay
+open: MicroPython's open_connection gives no handle to close it, the collection the pull
+task runs after a failure does (firmware/update/pull.py, task)."""
 import json
 import os
 import signal
 import time
 
-from https_server import Tarpit, make_ca, pem
+from https_server import Blackhole, Tarpit, make_ca, pem
 
 from . import enl
 from .harness import FIRMWARE_MAIN, PYTHON, READY_TIMEOUT, Proc
@@ -43,5 +46,34 @@ def test_the_node_serves_on_while_a_tarpit_holds_its_pull(address_pool, state_di
             assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
     finally:
         tarpit.close()
+        rc = proc.stop(signal.SIGINT)
+    assert rc == 0 and "STOPPED" in proc.lines, proc.output()
+
+
+def test_a_connect_cut_short_by_the_deadline_closes_its_socket(address_pool, state_dirs):
+    addr, ctrl = address_pool.pair()
+    state = state_dirs()
+    ca = os.path.join(state, "update_ca.pem")
+    with open(ca, "wb") as f:
+        f.write(pem(make_ca()[1]))
+    hole = Blackhole()
+    cfg = os.path.join(state, "config.json")
+    with open(cfg, "w") as f:
+        json.dump({"addr": addr, "state_dir": state, "objects": ["battery"], "update_url": hole.url,
+                   "update_ca": ca, "update_pull_timeout_s": 3}, f)
+    env = dict(os.environ, MICROPYPATH=os.path.dirname(FIRMWARE_MAIN) + ":.frozen")
+    proc = Proc([os.path.join(os.path.dirname(PYTHON), "micropython"), "-X", "heapsize=192K", FIRMWARE_MAIN, cfg], env=env)
+    try:
+        proc.wait_for("READY", READY_TIMEOUT)
+        time.sleep(1)
+        assert hole.connecting() == 1, proc.output()  # the pull's connect, in progress
+        line = proc.wait_for("update pull failed: ", 3 + 5)
+        assert "took over 3 s" in line, proc.output()
+        time.sleep(0.5)
+        assert hole.connecting() == 0  # given up, and closed: not left to the collector
+        with enl.RawController(ctrl) as c:
+            assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
+    finally:
+        hole.close()
         rc = proc.stop(signal.SIGINT)
     assert rc == 0 and "STOPPED" in proc.lines, proc.output()
