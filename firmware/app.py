@@ -24,8 +24,9 @@ _TICK_MS = const(1000)
 # a trial update is confirmed once the node has served this long with every task started:
 # a release that fails just after READY (no heap for a task, say) is not made permanent
 _CONFIRM_MS = const(30000)
-# on a board, a trial boot arms the hardware watchdog with this timeout (hal/board.py): a
-# release that hangs resets the board, and its unconfirmed trial reverts
+# on a board, a trial boot and every boot of a production image arm the hardware watchdog
+# with this timeout (hal/board.py): a node that hangs resets the board, and an unconfirmed
+# trial reverts. A development image arms it on trial boots only: its REPL would be reset
 _WATCHDOG_S = const(60)
 _PERSIST_INTERVAL_S = const(60)  # config persist_interval_s: real seconds between settings writes
 RESTART = 4  # main's return code for "start me again" (factory reset, update): tools/sim.py starts it again
@@ -192,9 +193,11 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
     _up = clock.real_ms()
     update = None  # pyright: ignore[reportAssignmentType]
     drop("update", "update.state")  # needed again only by an update, which loads them
+    feed = None
     if sys.platform != "linux":  # on a board: the status LED (board.json) says the node runs
         from hal import board
 
+        feed = board.watchdog(_WATCHDOG_S, trial)
         try:
             led = board.open_pins()[0]
             if led:
@@ -202,8 +205,8 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
         except ValueError as e:
             log("board.json: %s" % e)
     tasks = [ep.receive_loop(sock, node.serve, node.failed, log) for sock in (ep.unicast, ep.multicast)]
-    if trial and sys.platform != "linux":
-        tasks.append(board.watchdog(_WATCHDOG_S))  # pyright: ignore[reportPossiblyUnbound]
+    if feed:
+        tasks.append(feed)
     tasks.append(_tick(node, clock, saver, sec, trial))
     if sec:
         tasks.append(_button(sec, clock))

@@ -362,6 +362,17 @@ def test_production_variant_turns_every_repl_and_console_off(board):
 
 
 @pytest.mark.parametrize("board", board_dirs())
+def test_only_the_production_variant_names_itself_production(board):
+    """The node arms its watchdog at every boot of a production image, which it knows by the
+    board name MicroPython reports (os.uname().machine; firmware/hal/board.py production)."""
+    prod = definitions(board, "PROD").get("MICROPY_HW_BOARD_NAME", "")
+    assert "production" in prod, "%s: the PROD variant's board name must say production: %s" % (board, prod)
+    with open(os.path.join(BOARDS, board, "mpconfigboard.h")) as f:
+        dev = re.search(r'#define\s+MICROPY_HW_BOARD_NAME\s+"([^"]*)"', f.read())
+    assert dev and "production" not in dev.group(1), "%s: the development board name says production" % board
+
+
+@pytest.mark.parametrize("board", board_dirs())
 def test_production_variant_keeps_rollback_and_burns_no_efuse(board):
     cfg = sdkconfig(sdkconfig_fragments(board, "PROD"))
     assert cfg.get("CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE") == "y", "%s: app rollback must stay on in production" % board

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import types
 
 import pytest
 import update
@@ -241,7 +242,8 @@ def test_a_trial_boot_on_a_board_arms_the_watchdog_and_feeds_it(tmp_path, monkey
     _serve_until_loops(tmp_path, monkeypatch, note_present=False, tasks=names)
     assert names.count("feed") == 1 and len(armed) == 1 and armed[0].timeout == app._WATCHDOG_S * 1000
     # the task feeds it every second
-    feeder = board.watchdog(60)
+    feeder = board.watchdog(60, True)
+    assert feeder is not None
 
     async def run_a_while():
         try:
@@ -260,3 +262,24 @@ def test_a_trial_boot_on_a_board_arms_the_watchdog_and_feeds_it(tmp_path, monkey
     names = []
     _serve_until_loops(tmp_path, monkeypatch, note_present=False, tasks=names)
     assert "feed" not in names and len(armed) == 2
+
+
+def test_a_production_image_arms_the_watchdog_at_every_boot(tmp_path, monkeypatch):
+    """A production image (its board name says so: boards/*/mpconfigvariant_PROD.cmake) has
+    no REPL, so nothing stops the watchdog guarding it in normal service; a development
+    image keeps its REPL usable and arms it on trial boots only."""
+    import machine
+
+    from hal import board
+
+    armed = []
+    monkeypatch.setattr(machine, "WDT", lambda id=0, timeout=5000: armed.append(timeout) or types.SimpleNamespace())
+    monkeypatch.setattr(board, "PATH", str(tmp_path / "board.json"))
+    monkeypatch.setattr(sys, "platform", "esp32")
+    for name, want in (("DRready node (ESP32, 4MiB, OTA, production) with ESP32", 1),
+                       ("DRready node (ESP32, 4MiB, OTA) with ESP32", 0)):
+        monkeypatch.setattr(board.os, "uname", lambda name=name: types.SimpleNamespace(machine=name))
+        names = []
+        _serve_until_loops(tmp_path, monkeypatch, note_present=False, tasks=names, pending=False)
+        assert names.count("feed") == want, name
+    assert armed == [app._WATCHDOG_S * 1000]

@@ -31,12 +31,15 @@ _WS2812_ON = b"\x00\x10\x00"  # green, dim (G, R, B)
 _WS2812_OFF = b"\x00\x00\x00"
 
 
-def watchdog(seconds):
-    """Arm the hardware watchdog and return the task that feeds it every second (app.serve
-    runs it on an update's trial boot). A release that hangs, its event loop stuck, is not
-    fed: the board resets after `seconds`, and the unconfirmed trial reverts. An ESP32's
-    watchdog cannot be stopped: it is fed until the next reset, so on that boot the REPL
-    after a Ctrl-C is reset within `seconds` too."""
+def watchdog(seconds, trial):
+    """On an update's trial boot (trial true) and at every boot of a production image, arm
+    the hardware watchdog and return the task that feeds it every second (app.serve runs
+    it); else None. A node
+    that hangs, its event loop stuck, is not fed: the board resets after `seconds` (and an
+    unconfirmed trial reverts). An ESP32's watchdog cannot be stopped: it is fed until the
+    next reset, so on that boot the REPL after a Ctrl-C is reset within `seconds` too."""
+    if not (trial or production()):
+        return None
     import asyncio
 
     wdt = machine.WDT(timeout=seconds * 1000)
@@ -47,6 +50,16 @@ def watchdog(seconds):
             await asyncio.sleep(1)
 
     return feed()
+
+
+def production():
+    """A production image (BOARD_VARIANT=PROD, whose board name says "production":
+    boards/*/mpconfigvariant_PROD.cmake): it has no REPL for a watchdog to reset under
+    someone's hands, so app.serve arms one at every boot."""
+    try:
+        return "production" in os.uname().machine
+    except AttributeError:
+        return False
 
 
 def _chip():
