@@ -250,9 +250,13 @@ def test_a_firmware_image_runs_its_own_modules_not_the_bundle_before_it(board):
     install(board, s.package("2.0.0", 5, {"firmware": fw_image("2.0.0")}), s.roots)
     esp32._reset()
     assert boot.choose(str(board)) is None and update.version(str(board)) == "2.0.0"
+    assert os.path.isdir(state.slot_dir(str(board), "a"))
     assert update.confirm_if_trial(str(board)) == "2.0.0"
     rec = state.load(str(board))
     assert rec["active"] is None and rec["previous"] is None and rec["counter"] == 5
+    # the bundle's files are gone with it: flash is not kept for code that never runs again
+    assert rec["slots"] == {} and not os.path.exists(os.path.join(str(board), "slots", "a"))
+    assert not os.path.exists(state.meta_path(str(board), "a"))
     esp32._reset()
     assert boot.choose(str(board)) is None and update.version(str(board)) == "2.0.0"
     # a bundle for the new image installs and runs on it as usual
