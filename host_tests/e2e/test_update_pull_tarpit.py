@@ -18,19 +18,23 @@ BATTERY = 0x027D01
 DEADLINE_S = 6
 
 
-def test_the_node_serves_on_while_a_tarpit_holds_its_pull(address_pool, state_dirs):
-    addr, ctrl = address_pool.pair()
-    state = state_dirs()
+def start_pulling(state, addr, url, deadline):
+    """The node under the unix port, configured to pull from url with that deadline."""
     ca = os.path.join(state, "update_ca.pem")
     with open(ca, "wb") as f:
         f.write(pem(make_ca()[1]))
-    tarpit = Tarpit(every=1.0)  # a byte a second: under any per-read timeout
     cfg = os.path.join(state, "config.json")
     with open(cfg, "w") as f:
-        json.dump({"addr": addr, "state_dir": state, "objects": ["battery"], "update_url": tarpit.url,
-                   "update_ca": ca, "update_pull_timeout_s": DEADLINE_S}, f)
+        json.dump({"addr": addr, "state_dir": state, "objects": ["battery"], "update_url": url,
+                   "update_ca": ca, "update_pull_timeout_s": deadline}, f)
     env = dict(os.environ, MICROPYPATH=os.path.dirname(FIRMWARE_MAIN) + ":.frozen")
-    proc = Proc([os.path.join(os.path.dirname(PYTHON), "micropython"), "-X", "heapsize=192K", FIRMWARE_MAIN, cfg], env=env)
+    return Proc([os.path.join(os.path.dirname(PYTHON), "micropython"), "-X", "heapsize=192K", FIRMWARE_MAIN, cfg], env=env)
+
+
+def test_the_node_serves_on_while_a_tarpit_holds_its_pull(address_pool, state_dirs):
+    addr, ctrl = address_pool.pair()
+    tarpit = Tarpit(every=1.0)  # a byte a second: under any per-read timeout
+    proc = start_pulling(state_dirs(), addr, tarpit.url, DEADLINE_S)
     try:
         proc.wait_for("READY", READY_TIMEOUT)
         assert tarpit.connected.wait(5), "the node did not start its pull:\n" + proc.output()
@@ -52,17 +56,8 @@ def test_the_node_serves_on_while_a_tarpit_holds_its_pull(address_pool, state_di
 
 def test_a_connect_cut_short_by_the_deadline_closes_its_socket(address_pool, state_dirs):
     addr, ctrl = address_pool.pair()
-    state = state_dirs()
-    ca = os.path.join(state, "update_ca.pem")
-    with open(ca, "wb") as f:
-        f.write(pem(make_ca()[1]))
     hole = Blackhole()
-    cfg = os.path.join(state, "config.json")
-    with open(cfg, "w") as f:
-        json.dump({"addr": addr, "state_dir": state, "objects": ["battery"], "update_url": hole.url,
-                   "update_ca": ca, "update_pull_timeout_s": 3}, f)
-    env = dict(os.environ, MICROPYPATH=os.path.dirname(FIRMWARE_MAIN) + ":.frozen")
-    proc = Proc([os.path.join(os.path.dirname(PYTHON), "micropython"), "-X", "heapsize=192K", FIRMWARE_MAIN, cfg], env=env)
+    proc = start_pulling(state_dirs(), addr, hole.url, 3)
     try:
         proc.wait_for("READY", READY_TIMEOUT)
         time.sleep(1)
