@@ -245,23 +245,25 @@ def test_a_firmware_image_runs_its_own_modules_not_the_bundle_before_it(board):
     bundle, made for the old image, is dropped. An image the bootloader rolls back leaves
     the bundle running as before."""
     s = Signer()
+    install(board, s.package("1.0.1", 2, bundle("1.0.1")), s.roots)
+    assert running(board) == "1.0.1"
     install(board, s.package("1.1.0", 3, bundle("1.1.0")), s.roots)
     assert running(board) == "1.1.0"
     install(board, s.package("2.0.0", 5, {"firmware": fw_image("2.0.0")}), s.roots)
     esp32._reset()
     assert boot.choose(str(board)) is None and update.version(str(board)) == "2.0.0"
-    assert os.path.isdir(state.slot_dir(str(board), "a"))
     assert update.confirm_if_trial(str(board)) == "2.0.0"
     rec = state.load(str(board))
-    assert rec["active"] is None and rec["previous"] is None and rec["counter"] == 5
-    # the bundle's files are gone with it: flash is not kept for code that never runs again
-    assert rec["slots"] == {} and not os.path.exists(os.path.join(str(board), "slots", "a"))
-    assert not os.path.exists(state.meta_path(str(board), "a"))
+    assert rec["active"] is None and rec["previous"] is None and rec["counter"] == 5 and rec["slots"] == {}
     esp32._reset()
     assert boot.choose(str(board)) is None and update.version(str(board)) == "2.0.0"
-    # a bundle for the new image installs and runs on it as usual
+    # a bundle for the new image installs and runs on it as usual, and the old bundles'
+    # files go as it is staged: flash is not kept for code that never runs again
+    slots = [os.path.join(str(board), "slots", x) for x in ("a", "a.meta", "b", "b.meta")]
+    assert all(os.path.exists(p) for p in slots)
     install(board, s.package("2.0.1", 6, bundle("2.0.1")), s.roots)
     assert running(board) == "2.0.1"
+    assert [os.path.exists(p) for p in slots] == [True, True, False, False]
 
 
 def test_a_firmware_image_rolled_back_leaves_the_bundle_running(board):

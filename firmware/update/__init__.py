@@ -54,17 +54,7 @@ def confirm_if_trial(state_dir):
         # tell the bootloader the image is good, or it boots the old one at the next reset
         esp32.Partition.mark_app_valid_cancel_rollback()
     state.confirm(rec)
-    gone = ()
-    if p["kind"] == "firmware":  # the bundles made for the image before: forgotten, then their files go
-        gone = list(rec["slots"])
-        rec["slots"] = {}
     state.save(state_dir, rec)
-    if gone:
-        from update import files
-
-        for slot in gone:
-            files.remove_tree(state.meta_path(state_dir, slot))
-            files.remove_tree(state.slot_dir(state_dir, slot))
     return p["version"]
 
 

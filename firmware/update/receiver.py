@@ -165,7 +165,8 @@ class Receiver:
 
         slot = state.inactive(rec)
         root = state.slot_dir(self.state_dir, slot)
-        if self._resumes(rec, digest, "app", slot):
+        resumed = self._resumes(rec, digest, "app", slot)
+        if resumed:
             first = rec["stage"]["item"]
         else:
             # the record forgets the slot before its files go: a cut in between never
@@ -176,8 +177,10 @@ class Receiver:
             if rec["previous"] == slot:
                 rec["previous"] = None
             state.save(self.state_dir, rec)
-            files.remove_tree(state.meta_path(self.state_dir, slot))
-            files.remove_tree(root)
+        for s in state.SLOTS:  # the target, and a slot the record forgot (a firmware image's bundles)
+            if s not in rec["slots"] and not (resumed and s == slot):
+                files.remove_tree(state.meta_path(self.state_dir, s))
+                files.remove_tree(state.slot_dir(self.state_dir, s))
         files.store.makedirs(root)
         free = files.free_bytes(root)
         need = files.need_bytes(m.items, first)

@@ -97,7 +97,9 @@ def confirm(rec):
         if p["kind"] == "firmware":
             rec["firmware"] = {"version": p["version"], "meta": p["meta"]}
             # the image's own modules from now on: a bundle was made for the image before
+            # (its files go when the next bundle is staged: update/receiver.py)
             rec["active"] = rec["previous"] = None
+            rec["slots"] = {}
     rec["pending"] = None
     rec["trial"] = False
     rec["boots"] = 0
