@@ -314,7 +314,9 @@ class Node:
                     t = seen
                 if revoked or now - t >= limit:
                     t = now if revoked else max(t + limit, last)  # never behind the last tick
+                    d.undo = []
                     d.tick(t)
+                    d.undo = None  # (the settings autonomous applies are kept, as any Set)
                     d.autonomous(t)
                     d.set_at = None
                     ended = True
@@ -323,8 +325,31 @@ class Node:
                             self.event("autonomous %06X: its controller was revoked" % d.eoj)
                         else:
                             self.event("autonomous %06X: its controller silent for %d s" % (d.eoj, limit))
+            d.undo = []
             d.tick(now)
+            d.undo = None
         except Exception as e:
+            # what the failed step put is taken back: every read is answered from the
+            # values of the last step that worked, never from half of one (a state of
+            # charge refused after the remaining energy was put from the same bad reading)
+            undo = d.undo
+            d.undo = None
+            if undo:
+                v = d.values
+                i = len(undo)
+                while i:
+                    i -= 3
+                    epc = undo[i]
+                    old = undo[i + 1]
+                    cur = v[epc]
+                    if old is None:
+                        v[epc] = None
+                    elif isinstance(cur, bytearray) and len(cur) == len(old):
+                        cur[:] = old
+                    else:
+                        v[epc] = bytearray(old)
+                    if undo[i + 2]:  # queued for its announcement by that put
+                        d.changed.remove(epc)
             self.stats.errors += 1
             if d not in self._faulty:  # logged as the fault begins, not every second
                 self._faulty.append(d)

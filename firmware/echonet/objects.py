@@ -19,8 +19,8 @@ subclasses it: README, Driving a real appliance). What they share:
 - A step or command that raises (a bus that does not answer, say) does not stop the
   node (echonet/node.py, Node.step), nor does a value outside its property's declared
   range (`put` raises, and that is the step failing): a failing step is a fault, 0x88 =
-  0x41 announced, while the node serves the values it has (a step that failed half-way
-  has set some), cleared by the first tick that works; a failing command refuses the
+  0x41 announced, while the node serves the values of the last step that worked (what
+  a step that failed half-way had put is taken back), cleared by the first tick that works; a failing command refuses the
   Set (SNA) and the object keeps the settings it had. A command that raises must leave
   the driver's own attributes as they were too: the object reads them back at the next
   step.
@@ -48,6 +48,10 @@ class EchonetObject:
         self.accepted = []
         self.set_at = None  # time of the last accepted Set; None once autonomous again
         self.set_by = None  # who sent it (Node.who of its source); None at boot, the Node once revoked
+        # while the appliance steps (Node.step), a list that put adds EPC, old EDT and
+        # whether it queued the announcement to, for each value it changes: what a step that
+        # fails half-way is undone by
+        self.undo = None
         anno = bytearray()
         sets = bytearray()
         gets = bytearray()
@@ -99,12 +103,18 @@ class EchonetObject:
         old = self.values.get(epc)
         if old == value:
             return False
+        queue = old is not None and epc in self.anno and epc not in self.changed
+        undo = self.undo
+        if undo is not None:
+            undo.append(epc)
+            undo.append(None if old is None else bytes(old))
+            undo.append(queue)
         if isinstance(old, bytearray) and len(old) == len(value):
             # overwrite in place: no new long-lived object that would fragment a small heap
             old[:] = value
         else:
             self.values[epc] = bytearray(value)
-        if old is not None and epc in self.anno and epc not in self.changed:
+        if queue:
             self.changed.append(epc)
         return True
 

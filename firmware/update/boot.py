@@ -1,6 +1,6 @@
 """Boot-time selection of the application slot, run by main.py before it imports app.
 
-A trial slot gets TRIAL_BOOTS boots to confirm itself (update.confirm_if_trial, after the
+A trial slot gets _TRIAL_BOOTS boots to confirm itself (update.confirm_if_trial, after the
 node's health check); if it has not, the next boot goes back to the previous slot, as the
 ESP-IDF bootloader does for a firmware image that was never marked valid. Each decision
 is one atomic write of the update record (update/state.py), so a power cut at any point
@@ -13,9 +13,11 @@ the update package (and hal) from the slot it runs from, not from the factory im
 import os
 import sys
 
+from micropython import const
+
 from update import state
 
-TRIAL_BOOTS = 1  # boots a trial slot gets to confirm itself
+_TRIAL_BOOTS = const(1)  # boots a trial slot gets to confirm itself
 
 
 def log(text):
@@ -64,7 +66,7 @@ def choose(state_dir):
         rec["pending"] = None
         changed = True
     if rec["trial"]:
-        if rec["boots"] >= TRIAL_BOOTS:
+        if rec["boots"] >= _TRIAL_BOOTS:
             log("update: version %s was not confirmed; back to the previous one" % (p["version"] if p else "?"))
             if p:
                 state.trial_failed(rec, p)

@@ -303,6 +303,28 @@ def test_a_setting_the_driver_could_not_take_at_boot_is_kept_and_tried_again():
     assert "settings restored 027D01 A7=32" in events
 
 
+def test_a_step_that_fails_half_way_takes_back_what_it_put():
+    """The battery puts the remaining energy (0xE2) and the operation state (0xCF, announced)
+    before it finds the state of charge (0xE4) over 100 %: none of it is served or announced."""
+    node, net, b, events = _metered()
+    node.tick(T0 + 1)
+    net.take()
+    ask = "1081 0010 05FF01 027D01 62 04 E2 00 CF 00 D3 00 E4 00"
+    before = request(node, net, ask)[0][1]
+    b.appliance.stored_wh = 5100.0  # over its 5000 Wh capacity: a bad register read
+    b.appliance.state = 0x42  # charging
+    b.appliance.power_w = 900
+    node.tick(T0 + 2)
+    assert [f for d, f in net.take() if d is None] == [h("1081 0002 027D01 0EF001 73 01 88 01 41")]
+    assert request(node, net, ask)[0][1] == before
+    assert b.changed == [] and b.undo is None
+    # the next step that works puts them all, and announces the change of state
+    b.appliance.stored_wh = 2600.0
+    node.tick(T0 + 3)
+    assert [f[4:] for d, f in net.take() if d is None] == [h("027D01 0EF001 73 02 CF 01 42 88 01 42")]
+    assert request(node, net, ask)[0][1][11:] == h("04 E2 04 00000A28 CF 01 42 D3 04 00000384 E4 01 34")
+
+
 def test_a_value_outside_its_declared_range_is_a_fault_not_a_wrapped_number():
     node, net, b, events = _metered()
     node.tick(T0 + 1)
