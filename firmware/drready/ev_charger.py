@@ -88,7 +88,9 @@ class EVAppliance:
 
     `command(settings)` is called with every accepted change (and once when the object is
     made); settings is the object's Settings (above), the same object each time, holding
-    every setting in force. Its return value is not read.
+    every setting in force. Its return value is not read; raising refuses the change. Once
+    it returns, the object sets `mode` to settings.mode; a step that reads the unit's own
+    mode back (it may fall to standby when the vehicle leaves) overwrites it.
     """
 
     charge_w = (0, 0)  # (min, max) charging power; the max is also 0xC5
@@ -350,6 +352,7 @@ class EVChargerDischarger(EchonetObject):
         put(0xEB, s.charge_w)
         put(0xEC, s.discharge_w)
         a.command(s)
+        a.mode = s.mode  # (see accept)
         self.conn = None
         self.tick(now)
 
@@ -381,6 +384,9 @@ class EVChargerDischarger(EchonetObject):
             s.power = power
             s.amounts_set = counted
             raise
+        # the unit holds the mode now: a driver that does not read it back keeps it so,
+        # and tick takes it from the unit only when the unit changes it (the vehicle left)
+        self.appliance.mode = s.mode
         if epc == 0xE0:
             self.put(0xDA, s.mode)  # the setpoint's sign sets the mode
         elif s.power != power:

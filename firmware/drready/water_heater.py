@@ -32,6 +32,9 @@ _HOUR = const(3600)
 _CORRECTION = const(300)  # s: a clock set across the cycle's start this close keeps the new plan
 _HOURS1 = const((10, 13, 15, 17))
 _HOURS2 = const((13, 15, 17))
+# the appliance's attribute for each settable code (WaterHeaterAppliance)
+_SETTINGS = const(((0xB0, "mode"), (0xC0, "reheat"), (0xC7, "participate"), (0xCA, "shift1"), (0xCD, "shift2"),
+                   (0xE3, "auto_bath")))
 
 
 class WaterHeaterAppliance:
@@ -40,10 +43,12 @@ class WaterHeaterAppliance:
 
     `step(now)` also refreshes the forecast. `command(epc, code, now)` is called with
     every well-formed Set of 0xB0, 0xC0, 0xC7, 0xCA, 0xCD or 0xE3 (code: the EDT byte)
-    and returns True to accept it (anything else refuses it: SNA). An accepted code must
-    also go into its settings attribute below (mode, reheat, participate, shift1, shift2,
-    auto_bath): the object reads the settings back from them at every step, as the unit
-    changes some itself (0xB0 back to automatic, 0xC7 cleared at the shift time).
+    and returns True to accept it or False to refuse it (SNA); raising refuses it too, as
+    a fault (an ERROR line), and so does returning anything else. Once it accepts, the
+    object puts the code into its settings attribute below (mode, reheat, participate,
+    shift1, shift2, auto_bath), and reads the settings back from them at every step: a
+    step that reads the unit overwrites them, as the unit changes some itself (0xB0 back
+    to automatic, 0xC7 cleared at the shift time).
     """
 
     capacity_l = 460  # 0xE2
@@ -385,10 +390,18 @@ class ElectricWaterHeater(EchonetObject):
         # shift 2 comes after shift 1 (so CA 0x11, 17:00, allows no CD: the MRA's rule)
         if (epc == 0xCA and x and a.shift2 and x >= a.shift2) or (epc == 0xCD and x and (x <= a.shift1 or a.shifts < 2)):
             return False
-        if epc == 0x81 or a.command(epc, x, now):
-            self._forecast()
+        if epc == 0x81:
             return True
-        return False
+        ok = a.command(epc, x, now)
+        if ok is not True:
+            if ok is False:
+                return False
+            raise TypeError("command(0x%02X, 0x%02X) returned %r: True takes it, False refuses it" % (epc, x, ok))
+        for e, name in _SETTINGS:  # what the unit holds now, until a step reads it back
+            if e == epc:
+                setattr(a, name, x)
+        self._forecast()
+        return True
 
     def autonomous(self, now):
         for epc in (0xC7, 0xCD, 0xCA):

@@ -1,0 +1,98 @@
+"""What the water heater and EV charger objects do for a driver that only passes
+commands on: a setting it took is what ECHONET reads until the unit's own reading says
+otherwise, and a water-heater command that answers neither True nor False is a fault,
+not a silent refusal (drready/water_heater.py, drready/ev_charger.py)."""
+from drready.ev_charger import EVAppliance, EVChargerDischarger
+from drready.water_heater import ElectricWaterHeater, WaterHeaterAppliance
+from echonet.node import Node
+from echonet.objects import NodeProfile
+
+from .support import ID, SRC, Net, h, request
+
+T0 = 1764201600
+
+
+class UartHeater(WaterHeaterAppliance):
+    """Writes each setting to the unit and reads back only its measurements."""
+
+    def __init__(self):
+        self.sent = []
+        self.answer = True
+
+    def step(self, now):
+        self.hot_l = 300.0
+
+    def command(self, epc, code, now):
+        self.sent.append((epc, code))
+        return self.answer
+
+
+class ModbusEV(EVAppliance):
+    """Passes the settings on; never reads the unit's mode back."""
+
+    charge_w = (1000, 6000)
+    discharge_w = (1000, 6000)
+    connected = True
+    capacity_wh = 40000
+    stored_wh = 20000.0
+    vehicle_id = b"EV1"
+
+    def __init__(self):
+        self.modes = []
+
+    def step(self, now):
+        pass
+
+    def command(self, settings):
+        self.modes.append(settings.mode)
+
+
+def make(obj):
+    net = Net()
+    events = []
+    node = Node(NodeProfile(ID, [obj]), [obj], net.send, lambda src: True, event=events.append)
+    node.start(T0)
+    net.take()
+    return node, net, events
+
+
+def test_a_water_heater_setting_taken_stays_though_the_driver_keeps_none():
+    a = UartHeater()
+    node, net, _ = make(ElectricWaterHeater(1, ID, a, T0))
+    out = request(node, net, "1081 0001 05FF01 026B01 61 03 C7 01 01 CA 01 0C B0 01 42", now=T0)
+    assert out[0] == (SRC, h("1081 0001 026B01 05FF01 71 03 C7 00 CA 00 B0 00"))
+    assert a.sent == [(0xC7, 0x01), (0xCA, 0x0C), (0xB0, 0x42)]
+    assert (a.participate, a.shift1, a.mode) == (0x01, 0x0C, 0x42)
+    node.tick(T0 + 1)
+    got = request(node, net, "1081 0002 05FF01 026B01 62 03 C7 00 CA 00 B0 00", now=T0 + 1)
+    assert got[0][1][11:] == h("03 C7 01 01 CA 01 0C B0 01 42")
+
+
+def test_a_water_heater_command_answering_neither_true_nor_false_is_a_fault():
+    a = UartHeater()
+    node, net, events = make(ElectricWaterHeater(1, ID, a, T0))
+    a.answer = False  # the unit says no: a refusal, no error
+    out = request(node, net, "1081 0003 05FF01 026B01 61 01 B0 01 43", now=T0)
+    assert out == [(SRC, h("1081 0003 026B01 05FF01 51 01 B0 01 43"))]
+    assert not [e for e in events if "ERROR" in e]
+    a.answer = None  # a driver that forgot to return: it may have written the unit
+    out = request(node, net, "1081 0004 05FF01 026B01 61 01 B0 01 43", now=T0)
+    assert out == [(SRC, h("1081 0004 026B01 05FF01 51 01 B0 01 43"))]
+    errors = [e for e in events if "ERROR" in e]
+    assert len(errors) == 1 and "command(0xB0, 0x43) returned None: True takes it, False refuses it" in errors[0], events
+    assert a.mode == 0x41  # not taken
+
+
+def test_an_ev_mode_taken_stays_though_the_driver_never_reads_it_back():
+    a = ModbusEV()
+    node, net, _ = make(EVChargerDischarger(1, ID, a, T0))
+    out = request(node, net, "1081 0005 05FF01 027E01 61 01 DA 01 42", now=T0)
+    assert out[0] == (SRC, h("1081 0005 027E01 05FF01 71 01 DA 00"))
+    assert a.modes[-1] == 0x42 and a.mode == 0x42
+    for k in range(1, 4):
+        node.tick(T0 + k)
+    assert request(node, net, "1081 0006 05FF01 027E01 62 01 DA 00", now=T0 + 3)[0][1][11:] == h("01 DA 01 42")
+    assert a.modes[-1] == 0x42  # and no command took it back
+    a.mode = 0x44  # the unit's own reading: the vehicle left, standby
+    node.tick(T0 + 4)
+    assert request(node, net, "1081 0007 05FF01 027E01 62 01 DA 00", now=T0 + 4)[0][1][11:] == h("01 DA 01 44")
