@@ -61,6 +61,8 @@ class BatteryAppliance:
     charge_w = (0, 0)  # (min, max) charging power
     discharge_w = (0, 0)
     voltage = 0  # nominal DC volts, for 0xE3
+    kind = 0x04  # 0xE6 battery type: 0x04 lithium-ion (0x01 lead, 0x02 NiMH, 0x03 NiCd, 0x05 zinc, 0x06 alkaline)
+    interconnect = 0x00  # 0xDB: 0x00 grid-tied with reverse power flow, 0x01 independent, 0x02 grid-tied without
     eff_charge = 1.0
     eff_discharge = 1.0
     # measured
@@ -221,8 +223,8 @@ class StorageBattery(EchonetObject):
         v[0xC8] = struct.pack(">II", a.charge_w[0], a.charge_w[1])
         v[0xC9] = struct.pack(">II", a.discharge_w[0], a.discharge_w[1])
         v[0xDA] = bytes((s.mode,))
-        v[0xDB] = b"\x00"
-        v[0xE6] = b"\x04"
+        self.put(0xDB, a.interconnect)
+        self.put(0xE6, a.kind)
         self.put(0xA6, s.upper_pct)
         self.put(0xA7, s.lower_pct)
         self.put(0xAA, 0)

@@ -1,12 +1,14 @@
-"""What the water heater and EV charger objects do for a driver that only passes
-commands on: a setting it took is what ECHONET reads until the unit's own reading says
-otherwise, and a water-heater command that answers neither True nor False is a fault,
-not a silent refusal (drready/water_heater.py, drready/ev_charger.py)."""
+"""What the objects take from a driver: a setting it took is what ECHONET reads until the
+unit's own reading says otherwise (water heater, EV charger), a water-heater command that
+answers neither True nor False is a fault, not a silent refusal, and a battery's type and
+grid connection are the driver's (drready/water_heater.py, ev_charger.py, battery.py)."""
+from drready.battery import StorageBattery
 from drready.ev_charger import EVAppliance, EVChargerDischarger
 from drready.water_heater import ElectricWaterHeater, WaterHeaterAppliance
 from echonet.node import Node
 from echonet.objects import NodeProfile
 
+from .sample_drivers import MeteredBattery
 from .support import ID, SRC, Net, h, request
 
 T0 = 1764201600
@@ -14,6 +16,8 @@ T0 = 1764201600
 
 class UartHeater(WaterHeaterAppliance):
     """Writes each setting to the unit and reads back only its measurements."""
+
+    answer = None  # what command returns: True, False, or (a slip) None
 
     def __init__(self):
         self.sent = []
@@ -96,3 +100,20 @@ def test_an_ev_mode_taken_stays_though_the_driver_never_reads_it_back():
     a.mode = 0x44  # the unit's own reading: the vehicle left, standby
     node.tick(T0 + 4)
     assert request(node, net, "1081 0007 05FF01 027E01 62 01 DA 00", now=T0 + 4)[0][1][11:] == h("01 DA 01 44")
+
+
+def test_a_battery_driver_gives_its_type_and_grid_connection():
+    a = MeteredBattery(1)
+    node, net, _ = make(StorageBattery(1, ID, a, T0))
+    assert request(node, net, "1081 0008 05FF01 027D01 62 02 E6 00 DB 00")[0][1][11:] == h("02 E6 01 04 DB 01 00")
+    a.kind = 0x01  # lead-acid
+    a.interconnect = 0x02  # grid-tied, no reverse power flow
+    node, net, _ = make(StorageBattery(1, ID, a, T0))
+    assert request(node, net, "1081 0009 05FF01 027D01 62 02 E6 00 DB 00")[0][1][11:] == h("02 E6 01 01 DB 01 02")
+    a.kind = 0x07  # no such type in the Appendix: the object is not made
+    try:
+        StorageBattery(1, ID, a, T0)
+    except ValueError as e:
+        assert str(e) == "E6=7 outside its range"
+    else:
+        raise AssertionError("a battery type the Appendix does not have was taken")
