@@ -12,7 +12,7 @@ from micropython import const
 from drready.battery_props import CLASS_CODE, TABLE
 from drready.clock import date_edt, time_edt
 from drready.household import LOAD, SOLAR, hourly, next_hour
-from echonet.objects import EchonetObject, device_values
+from echonet.objects import EchonetObject, device_values, rating
 
 # 0xDA / 0xCF operation modes
 _RAPID_CHARGE = const(0x41)
@@ -216,6 +216,9 @@ class StorageBattery(EchonetObject):
         self.settings = Settings()
         a = self.appliance
         s = self.settings
+        for name in ("capacity_wh", "charge_w", "discharge_w"):
+            rating(a, name)
+        rating(a, "voltage", 0)  # 0: no 0xE3
         device_values(self, identity)
         v = self.values
         v[0xC1] = bytes((s.charge_method,))

@@ -44,7 +44,7 @@ from micropython import const
 from drready.clock import date_edt, time_edt
 from drready.ev_charger_props import CLASS_CODE, TABLE
 from drready.household import LOAD, hourly
-from echonet.objects import EchonetObject, device_values
+from echonet.objects import EchonetObject, device_values, rating
 
 # 0xDA / 0xE1 operation modes
 _CHARGE = const(0x42)
@@ -328,19 +328,21 @@ class EVChargerDischarger(EchonetObject):
     def __init__(self, instance, identity, appliance=None, now=0):
         EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
         a = self.appliance = appliance or SimEV()
+        rating(a, "charge_w")
+        rating(a, "discharge_w")
         s = self.settings = Settings(a.charge_w[1], a.discharge_w[1])
         device_values(self, identity)
         v = self.values
         c = a.charge_w
         d = a.discharge_w
-        vo = a.voltage
+        vo = rating(a, "voltage")
         v[0xC8] = struct.pack(">II", c[0], c[1])
         v[0xC9] = struct.pack(">II", d[0], d[1])
         v[0xCA] = struct.pack(">HH", c[0] * 10 // vo, c[1] * 10 // vo)
         v[0xCB] = struct.pack(">HH", d[0] * 10 // vo, d[1] * 10 // vo)
-        v[0xCC] = bytes((a.kind,))
         v[0xE5] = b"\x42"  # no maintenance needed
         put = self.put
+        put(0xCC, a.kind)
         put(0xC5, c[1])
         put(0xC6, d[1])
         put(0xDA, s.mode)

@@ -19,7 +19,7 @@ from micropython import const
 from drready.clock import date_edt, time_edt, window
 from drready.fuel_cell_props import CLASS_CODE, TABLE
 from drready.household import LOAD
-from echonet.objects import EchonetObject, device_values
+from echonet.objects import EchonetObject, device_values, rating
 
 # 0xCB generation status
 _GENERATING = const(0x41)
@@ -275,8 +275,8 @@ class FuelCell(EchonetObject):
         v[0xD0] = bytes((a.interconnect,))
         v[0xD1] = _NONE
         v[0xD2] = b"\x42"
-        self.put(0xC2, a.rated_w)
-        self.put(0xE2, a.tank_l)
+        self.put(0xC2, rating(a, "rated_w"))
+        self.put(0xE2, rating(a, "tank_l"))
         self._command(now)
         a.step(now)
         self.tick(now)

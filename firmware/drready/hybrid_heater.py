@@ -17,7 +17,7 @@ from micropython import const
 
 from drready.clock import window
 from drready.hybrid_heater_props import CLASS_CODE, TABLE
-from echonet.objects import EchonetObject, device_values
+from echonet.objects import EchonetObject, device_values, rating
 
 # 0xB0 automatic water heating setting
 _AUTO = const(0x41)
@@ -227,7 +227,8 @@ class HybridWaterHeater(EchonetObject):
         v[0xB0] = bytes((_AUTO,))
         v[0xB8] = bytes((_LINK_OFF,))
         v[0xB9] = b"\x0a\x00\x0d\x00"
-        self.put(0xE2, a.tank_l)
+        self.put(0xE2, rating(a, "tank_l"))
+        rating(a, "hp_w")
         a.command(_AUTO, _LINK_OFF, 36000, 46800)
         self.tick(now)
 

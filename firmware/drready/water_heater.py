@@ -20,7 +20,7 @@ from micropython import const
 
 from drready.clock import date_edt, time_edt
 from drready.water_heater_props import CLASS_CODE, TABLE
-from echonet.objects import EchonetObject, device_values
+from echonet.objects import EchonetObject, device_values, rating
 
 # 0xB0 automatic water heating setting
 _AUTO = const(0x41)
@@ -376,10 +376,9 @@ class ElectricWaterHeater(EchonetObject):
         EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
         a = self.appliance = appliance or SimWaterHeater()
         device_values(self, identity)
-        v = self.values
-        v[0xC8] = bytes((a.start_hour or 24,))
-        v[0xC9] = bytes((a.shifts,))
-        v[0xE2] = a.capacity_l.to_bytes(2, "big")
+        self.put(0xC8, a.start_hour or 24)
+        self.put(0xC9, a.shifts)
+        self.put(0xE2, rating(a, "capacity_l"))
         self.minute = None
         self.rev = None
         self.tick(now)

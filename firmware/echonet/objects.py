@@ -228,6 +228,22 @@ class NodeProfile(EchonetObject):
         self.put(0xD7, bytes((min(len(classes), 8),)) + b"".join(classes[:8]))
 
 
+def rating(a, name, low=1):
+    """The driver a's rating `name` (drready interfaces): a whole number of at least low,
+    or a (min, max) pair of them with max at least low. Anything else (a float, None, a
+    capacity of 0) raises ValueError naming it: the object is not made, and
+    drready/appliances.py reports the driver and tries it again."""
+    v = getattr(a, name, None)
+    if isinstance(v, tuple) and len(v) == 2:
+        ok = isinstance(v[0], int) and isinstance(v[1], int) and 0 <= v[0] <= v[1] and v[1] >= low
+    else:
+        ok = isinstance(v, int) and v >= low
+    if not ok:
+        raise ValueError("%s = %r: a rating is a whole number, or a (min, max) pair, at least %d (docs/drivers.md)"
+                         % (name, v, low))
+    return v
+
+
 def device_values(obj, identity):
     """Initial super-class values for a device object."""
     v = obj.values

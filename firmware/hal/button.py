@@ -13,18 +13,20 @@ who holds the board can press the real one.
 """
 import os
 
+from micropython import const
+
 SHORT = "short"
 LONG = "long"
 LONG_MS = 10000
 POLL_MS = 100  # a board's pin; the simulator's file is looked at every FILE_POLL_MS
 FILE_POLL_MS = 500
-FILE = "button"
+_FILE = const("button")
 
 
 class Presses:
     def __init__(self, button, state_dir):
         self.button = button  # hal.board.Button, or None (simulator)
-        self.path = state_dir + "/" + FILE
+        self.path = state_dir + "/" + _FILE
         self._down = None  # ms when the current press began
         self._long_sent = False
         self._next_look = 0

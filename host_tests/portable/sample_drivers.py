@@ -101,7 +101,7 @@ class Unfinished(BatteryAppliance):
 
 
 class Heater(WaterHeaterAppliance):
-    """An appliance, but a water heater's: the battery object finds no charge_w."""
+    """An appliance, but a water heater's: the battery object finds no capacity_wh."""
 
     def __init__(self, instance):
         pass

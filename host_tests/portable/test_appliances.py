@@ -77,7 +77,7 @@ def test_a_bad_appliances_entry_is_one_line_naming_it():
     _refused({"objects": ["battery"], "appliances": {"battery": "portable.sample_drivers.Unfinished"}},
              "Unfinished(1) does not work as the battery's appliance (NotImplementedError")
     _refused({"objects": ["battery"], "appliances": {"battery": "portable.sample_drivers.Heater"}},
-             "Heater(1) does not work as the battery's appliance (AttributeError")
+             "Heater(1) does not work as the battery's appliance (ValueError: capacity_wh = None: a rating is")
 
 
 def test_a_driver_that_cannot_reach_its_appliance_is_one_line_naming_it():

@@ -117,3 +117,27 @@ def test_a_battery_driver_gives_its_type_and_grid_connection():
         assert str(e) == "E6=7 outside its range"
     else:
         raise AssertionError("a battery type the Appendix does not have was taken")
+
+
+def test_a_rating_that_is_no_whole_number_or_nothing_names_itself():
+    """Ratings are read as the object is made: a float, None or a zero capacity stops it
+    with the attribute's name (drready/appliances.py then tries the driver again)."""
+    cases = [
+        (StorageBattery, MeteredBattery(1), "capacity_wh", 10240.0),
+        (StorageBattery, MeteredBattery(1), "capacity_wh", 0),
+        (StorageBattery, MeteredBattery(1), "charge_w", (2000, 200)),  # min over max
+        (StorageBattery, MeteredBattery(1), "voltage", None),
+        (EVChargerDischarger, ModbusEV(), "charge_w", (0, 0)),  # the interface's default: never set
+        (ElectricWaterHeater, UartHeater(), "capacity_l", 370.0),
+    ]
+    for cls, a, name, bad in cases:
+        setattr(a, name, bad)
+        try:
+            cls(1, ID, a, T0)
+        except ValueError as e:
+            assert str(e).startswith("%s = %r: a rating is a whole number" % (name, bad)), str(e)
+        else:
+            raise AssertionError("%s = %r was taken" % (name, bad))
+    a = MeteredBattery(1)
+    a.voltage = 0  # no DC voltage to give: 0xE3 reads 0
+    assert StorageBattery(1, ID, a, T0).get(0xE3) == h("0000")
