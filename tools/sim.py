@@ -193,7 +193,8 @@ def main(argv=None):
         fail("%s is missing: no compiled firmware; run `make sim` (it builds first) or `make build`" % image)
     env = dict(os.environ, MICROPYPATH=".frozen")  # the firmware comes from the image alone
     argv = romfs.command(image, args.heap, "main", [path])
-    if "ev_charger" in objects_of(args):  # what a controller reading it by day will see (README, Device classes)
+    simulated_ev = "ev_charger" in objects_of(args) and "ev_charger" not in appliances_arg(args.appliances)
+    if simulated_ev:  # what a controller reading it by day will see (README, Device classes)
         print("sim: the node's clock starts at %s UTC; the simulated car is away 07:30-18:00 of it (its vehicle "
               "properties then answer Get_SNA)" % time.strftime("%H:%M", time.gmtime()), flush=True)
     stopping = []
