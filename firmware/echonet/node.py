@@ -342,13 +342,11 @@ class Node:
                     epc = undo[i]
                     old = undo[i + 1]
                     cur = v[epc]
-                    if old is None:
-                        v[epc] = None
-                    elif isinstance(cur, bytearray) and len(cur) == len(old):
+                    if isinstance(cur, bytearray) and old is not None and len(cur) == len(old):
                         cur[:] = old
                     else:
-                        v[epc] = bytearray(old)
-                    if undo[i + 2]:  # queued for its announcement by that put
+                        v[epc] = old  # (the copy put made: nothing to allocate here)
+                    if undo[i + 2] and epc in d.changed:  # queued for its announcement by that put
                         d.changed.remove(epc)
             self.stats.errors += 1
             if d not in self._faulty:  # logged as the fault begins, not every second
