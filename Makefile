@@ -98,6 +98,7 @@ BOARD ?=
 FW ?=
 SSID ?=
 IDENTITY ?=
+FORCE ?=
 
 .PHONY: flash deploy repl provision
 
@@ -118,7 +119,8 @@ repl: venv
 
 # IDENTITY= a device directory made by tools/provision.py device: written to /identity/ first;
 # then /config.json (Wi-Fi, objects, legacy_write, appliances); then the board resets. The
-# settings and the directory are checked, and the password asked for, before anything is written
+# settings and the directory are checked, and the password asked for, before anything is written.
+# FORCE=1 replaces another device's certificate on the board (its 0x83 changes)
 provision: venv
 	$(BIN)/python tools/board_config.py --port "$(PORT)" --ssid "$(SSID)" --objects "$(OBJECTS)" --legacy-write "$(LEGACY_WRITE)" \
-		--appliances "$(APPLIANCES)" --identity "$(IDENTITY)"
+		--appliances "$(APPLIANCES)" --identity "$(IDENTITY)" $(if $(FORCE),--force)

@@ -391,8 +391,8 @@ def to_board(device, src, state_dir, force, log=print):
     cert_path = BOARD_DIR + "/device_cert.der"
     old = device.run(_READ_B % cert_path).strip()
     if old != "-" and not same_device(bytes.fromhex(old), files["device_cert.der"]) and not force:
-        raise ToolError("the board already holds another device's certificate (/%s); --force replaces it (the "
-                        "device's 0x83 changes)" % cert_path)
+        raise ToolError("the board already holds another device's certificate (/%s); --force (make provision "
+                        "FORCE=1) replaces it (the device's 0x83 changes)" % cert_path)
     for d in (BOARD_DIR, state_dir):
         device.mkdir(d)
     for path in sorted(remote):

@@ -479,7 +479,7 @@ class EVChargerDischarger(EchonetObject):
         put = self.put
         if a.mode != s.mode:  # the appliance changed it (the vehicle left)
             s.mode = a.mode
-            put(0xDA, a.mode)
+        put(0xDA, s.mode)  # every time: a failed step may have taken it back (Node.step)
         put(0x97, time_edt(now))
         put(0x98, date_edt(now))
         put(0xD3, int(a.power_w))
@@ -488,7 +488,6 @@ class EVChargerDischarger(EchonetObject):
         put(0xE1, a.state)
         c = a.connected
         if c != self.conn:
-            self.conn = c
             put(0xC7, 0x43 if c else 0x30)
             put(0xE6, bytes((len(a.vehicle_id),)) + a.vehicle_id if c else b"\x00")
         if c:
@@ -507,3 +506,6 @@ class EVChargerDischarger(EchonetObject):
         else:
             for e in _VEHICLE_EPCS:
                 self.values[e] = None  # no vehicle: Get answers SNA, as the MRA allows
+        # noted last: a step that fails before here has its values taken back (Node.step),
+        # and the next one puts them again
+        self.conn = c

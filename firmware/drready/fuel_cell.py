@@ -352,9 +352,8 @@ class FuelCell(EchonetObject):
                 if self.last < edge <= now:
                     self._step(edge)
                     self._command(edge)
-            if now >= w[1]:  # the request is over: back to autonomous, and say so
+            if now >= w[1]:  # the request is over: back to autonomous (0xD1 says so below)
                 self.win = None
-                self.put(0xD1, _NONE)
         self._step(now)
         self._command(now)
         a = self.appliance
@@ -373,3 +372,5 @@ class FuelCell(EchonetObject):
         put(0xE1, min(a.hot_l, 65533))
         wh, w = self._dr(now)
         put(0xF0, struct.pack(">IH", min(wh, 0xFFFFFFFD), min(w, 65533)))
+        if self.win is None:  # (every time: a failed step may have taken it back, Node.step)
+            put(0xD1, _NONE)

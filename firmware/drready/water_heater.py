@@ -419,7 +419,6 @@ class ElectricWaterHeater(EchonetObject):
         up = self._up
         m = now // 60
         if m != self.minute:
-            self.minute = m
             put(0x97, time_edt(now))
             put(0x98, date_edt(now))
         up(0x84, min(int(a.power_w), 65533))
@@ -436,13 +435,16 @@ class ElectricWaterHeater(EchonetObject):
         up(0xE3, a.auto_bath)
         up(0xEA, a.bath)
         self._forecast()
+        # what the step put is noted last: a step that fails before here has its values
+        # taken back (Node.step), and the next one puts them again
+        self.minute = m
 
     def _forecast(self):
         a = self.appliance
         if a.rev != self.rev:
-            self.rev = a.rev
             put = self.put
             put(0xCB, struct.pack(">4I", *a.cb))
             put(0xCC, struct.pack(">4H", *a.cc))
             put(0xCE, struct.pack(">3I", *a.ce))
             put(0xCF, struct.pack(">3H", *a.cf))
+            self.rev = a.rev  # (after the puts: see tick)

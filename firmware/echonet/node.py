@@ -337,6 +337,7 @@ class Node:
             if undo:
                 v = d.values
                 i = len(undo)
+                i -= i % 3  # a part entry: its put had changed nothing yet
                 while i:
                     i -= 3
                     epc = undo[i]

@@ -106,8 +106,9 @@ class EchonetObject:
         queue = old is not None and epc in self.anno and epc not in self.changed
         undo = self.undo
         if undo is not None:
-            undo.append(epc)
-            undo.append(None if old is None else bytes(old))
+            was = None if old is None else bytes(old)
+            undo.append(epc)  # (a MemoryError part-way leaves a part entry: Node.step skips it)
+            undo.append(was)
             undo.append(queue)
         if isinstance(old, bytearray) and len(old) == len(value):
             # overwrite in place: no new long-lived object that would fragment a small heap
