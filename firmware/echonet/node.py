@@ -293,7 +293,7 @@ class Node:
             self.failed(e)
         self._at = None
 
-    def step(self, d, now, last=None):
+    def step(self, d, now, last=None, undo=[]):  # noqa: B006 (see undo below)
         """The appliance's driver at work. With last (the last tick's time), d's tick: a DR
         command whose controller fell silent for dr_timeout ends (the plant run up to the
         expiry under it, then autonomous; True returned), then the plant runs to now.
@@ -302,7 +302,11 @@ class Node:
         and the first whole tick that works clears it (not a step before a Set: a lapse may
         still be failing); a command ends only once autonomous() has run, so a driver that
         failed on the way tries again at the next tick. A MemoryError is a fault too, so one
-        driver short of heap does not stop the others."""
+        driver short of heap does not stop the others.
+
+        undo: one list, made with this function and kept, in which put notes what a step
+        changes (EchonetObject.undo): one object steps at a time, and a list that grows
+        to its size once needs no heap at each step, where a fragmented heap may have none."""
         ended = False
         try:
             t = d.set_at
@@ -314,7 +318,8 @@ class Node:
                     t = seen
                 if revoked or now - t >= limit:
                     t = now if revoked else max(t + limit, last)  # never behind the last tick
-                    d.undo = []
+                    del undo[:]  # (emptied in place: it keeps its room)
+                    d.undo = undo
                     d.tick(t)
                     d.undo = None  # (the settings autonomous applies are kept, as any Set)
                     d.autonomous(t)
@@ -325,19 +330,21 @@ class Node:
                             self.event("autonomous %06X: its controller was revoked" % d.eoj)
                         else:
                             self.event("autonomous %06X: its controller silent for %d s" % (d.eoj, limit))
-            d.undo = []
+            del undo[:]
+            d.undo = undo
             d.tick(now)
             d.undo = None
+            del undo[:]  # the copies go now, not at the next step
         except Exception as e:
             # what the failed step put is taken back: every read is answered from the
             # values of the last step that worked, never from half of one (a state of
             # charge refused after the remaining energy was put from the same bad reading)
-            undo = d.undo
+            if d.undo is None:  # (no room to note the step: it stands as it is)
+                undo = ()
             d.undo = None
             if undo:
                 v = d.values
                 i = len(undo)
-                i -= i % 3  # a part entry: its put had changed nothing yet
                 while i:
                     i -= 3
                     epc = undo[i]
@@ -349,6 +356,7 @@ class Node:
                         v[epc] = old  # (the copy put made: nothing to allocate here)
                     if undo[i + 2] and epc in d.changed:  # queued for its announcement by that put
                         d.changed.remove(epc)
+                del undo[:]
             self.stats.errors += 1
             if d not in self._faulty:  # logged as the fault begins, not every second
                 self._faulty.append(d)

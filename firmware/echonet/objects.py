@@ -48,9 +48,10 @@ class EchonetObject:
         self.accepted = []
         self.set_at = None  # time of the last accepted Set; None once autonomous again
         self.set_by = None  # who sent it (Node.who of its source); None at boot, the Node once revoked
-        # while the appliance steps (Node.step), a list that put adds EPC, old EDT and
+        # while the appliance steps (Node.step), the list that put adds EPC, old EDT and
         # whether it queued the announcement to, for each value it changes: what a step that
-        # fails half-way is undone by
+        # fails half-way is undone by. Without the heap to note a change, put sets it to
+        # None: that step is then not undone, as before there were notes
         self.undo = None
         anno = bytearray()
         sets = bytearray()
@@ -106,10 +107,13 @@ class EchonetObject:
         queue = old is not None and epc in self.anno and epc not in self.changed
         undo = self.undo
         if undo is not None:
-            was = None if old is None else bytes(old)
-            undo.append(epc)  # (a MemoryError part-way leaves a part entry: Node.step skips it)
-            undo.append(was)
-            undo.append(queue)
+            try:
+                was = None if old is None else bytes(old)
+                undo.append(epc)
+                undo.append(was)
+                undo.append(queue)
+            except MemoryError:  # no heap to note it: the step goes on, and is not taken back if it fails
+                self.undo = None
         if isinstance(old, bytearray) and len(old) == len(value):
             # overwrite in place: no new long-lived object that would fragment a small heap
             old[:] = value
