@@ -222,6 +222,7 @@ class HybridWaterHeater(EchonetObject):
         device_values(self, identity)
         self.auto = _AUTO
         self.linkage = _LINK_OFF
+        self.failed = False  # the driver's last whole step failed (driver_fault)
         self.window = (36000, 46800)  # 10:00-13:00
         v = self.values
         v[0xB0] = bytes((_AUTO,))
@@ -261,6 +262,7 @@ class HybridWaterHeater(EchonetObject):
         self.apply(0xB0, bytes((_AUTO,)), now)
 
     def driver_fault(self, on):
+        self.failed = on  # (kept for tick: a step before a Set that works does not end the fault)
         self.put(0x88, 0x41 if on or not self.appliance.gas_ok else 0x42)
 
     def tick(self, now):
@@ -277,4 +279,4 @@ class HybridWaterHeater(EchonetObject):
         if self.auto == _AUTO and a.gas_ok:
             up, down = a.dr_amount(now, self.window[0], self.window[1])
         put(0xF0, struct.pack(">II", up, down))
-        put(0x88, 0x42 if a.gas_ok else 0x41)  # last: a driver fault (Node.step) stands until a tick gets here
+        put(0x88, 0x41 if self.failed or not a.gas_ok else 0x42)  # the gas back-up, or the driver (Node.step)

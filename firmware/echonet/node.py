@@ -340,6 +340,7 @@ class Node:
             # values of the last step that worked, never from half of one (a state of
             # charge refused after the remaining energy was put from the same bad reading)
             if d.undo is None:  # (no room to note the step: it stands as it is)
+                del undo[:]
                 undo = ()
             d.undo = None
             if undo:

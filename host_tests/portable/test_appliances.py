@@ -233,6 +233,29 @@ def test_a_hybrid_whose_forecast_fails_keeps_its_fault_until_it_works():
     assert [f[-1] for d, f in net.take() if d is None and f[12] == 0x88] == [0x42]
 
 
+def test_a_set_between_failed_steps_does_not_end_a_hybrids_fault():
+    """The step before a Set works, the next tick fails again: 0x88 reads 0x41 all along
+    (the hybrid puts 0x88 at every step, for its gas back-up, and kept the fault out)."""
+    cfg = {"objects": ["hybrid_heater"], "appliances": {"hybrid_heater": "portable.sample_drivers.FlakyHybrid"},
+           "legacy_write": [SRC[0]]}
+    net = Net()
+    node = startup.build(cfg, ID, net.send, T0)
+    hy = node.devices[0]
+    node.start(T0)
+    hy.appliance.down = True
+    node.tick(T0 + 1)
+    hy.appliance.down = False
+    assert reply(node, net, "1081 0042 05FF01 02A601 61 01 B8 01 42", T0 + 2)[10] == 0x71
+    assert hy.get(0x88) == b"\x41"
+    hy.appliance.down = True
+    node.tick(T0 + 3)
+    assert hy.get(0x88) == b"\x41"
+    hy.appliance.down = False
+    net.take()
+    node.tick(T0 + 4)
+    assert [f[4:] for d, f in net.take() if d is None] == [h("02A601 0EF001 73 02 B2 01 42 88 01 42")]  # works again
+
+
 def _lapse(node, net):
     node.dr_timeout = 10
     assert reply(node, net, "1081 0041 05FF01 027D01 61 03 DA 01 43 C2 01 03 EC 04 000003E8", T0 + 1)[10] == 0x71

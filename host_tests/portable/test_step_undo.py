@@ -158,3 +158,31 @@ def test_the_clock_minute_put_in_a_failed_step_is_put_at_the_next_one():
     a.bad = False
     node.tick(T0 + 61)  # the same minute
     assert wh.get(0x97) == h("0001")
+
+
+class ForecastHeater(FailingHeater):
+    """Its forecast for the next cycle changes, and half of it cannot be read."""
+
+    half = False
+    cc: "tuple | None" = (0, 0, 0, 0)
+
+    def step(self, now):
+        SimWaterHeater.step(self, now)
+        if self.half:
+            self.rev += 1
+            self.cb = (1000, 2000, 3000, 4000)  # 0xCB is put, then 0xCC refuses its None
+            self.cc = None
+
+
+def test_a_forecast_put_in_a_failed_step_is_put_at_the_next_one():
+    a = ForecastHeater()
+    wh = ElectricWaterHeater(1, ID, a, T0)
+    node, net = make(wh)
+    before = bytes(wh.get(0xCB) or b"")
+    a.half = True
+    node.tick(T0 + 1)
+    assert wh.get(0xCB) == before and wh.get(0x88) == h("41")
+    a.half = False
+    a.cc = (100, 200, 300, 400)  # the same revision, read whole now
+    node.tick(T0 + 2)
+    assert wh.get(0xCB) == h("000003E8 000007D0 00000BB8 00000FA0")
