@@ -20,10 +20,11 @@ subclasses it: README, Driving a real appliance). What they share:
   node (echonet/node.py, Node.step), nor does a value outside its property's declared
   range (`put` raises, and that is the step failing): a failing step is a fault, 0x88 =
   0x41 announced, while the node serves the values of the last step that worked (what
-  a step that failed half-way had put is taken back), cleared by the first tick that works; a failing command refuses the
+  a step that failed half-way had put is taken back: an object notes its own state only
+  after its puts), cleared by the first tick that works; a failing command refuses the
   Set (SNA) and the object keeps the settings it had. A command that raises must leave
   the driver's own attributes as they were too: the object reads them back at the next
-  step.
+  step. docs/drivers.md has the rest of the contract.
 """
 from micropython import const
 
