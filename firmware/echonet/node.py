@@ -339,11 +339,7 @@ class Node:
             # what the failed step put is taken back: every read is answered from the
             # values of the last step that worked, never from half of one (a state of
             # charge refused after the remaining energy was put from the same bad reading)
-            if d.undo is None:  # (no room to note the step: it stands as it is)
-                del undo[:]
-                undo = ()
-            d.undo = None
-            if undo:
+            if d.undo is not None:  # (None: no room to note the step, which stands as it is)
                 v = d.values
                 i = len(undo)
                 while i:
@@ -357,7 +353,8 @@ class Node:
                         v[epc] = old  # (the copy put made: nothing to allocate here)
                     if undo[i + 2] and epc in d.changed:  # queued for its announcement by that put
                         d.changed.remove(epc)
-                del undo[:]
+            d.undo = None
+            del undo[:]
             self.stats.errors += 1
             if d not in self._faulty:  # logged as the fault begins, not every second
                 self._faulty.append(d)

@@ -34,9 +34,8 @@ _WS2812_OFF = b"\x00\x00\x00"
 def watchdog(seconds, trial):
     """On an update's trial boot (trial true) and at every boot of a production image, arm
     the hardware watchdog and return the task that feeds it every second (app.serve runs
-    it); else None. A node
-    that hangs, its event loop stuck, is not fed: the board resets after `seconds` (and an
-    unconfirmed trial reverts). An ESP32's watchdog cannot be stopped: it is fed until the
+    it); else None. A node that hangs, its event loop stuck, is not fed: the board resets
+    after `seconds` (and an unconfirmed trial reverts). An ESP32's watchdog cannot be stopped: it is fed until the
     next reset, so on that boot the REPL after a Ctrl-C is reset within `seconds` too."""
     if not (trial or production()):
         return None
