@@ -4,6 +4,8 @@ network and build the node. app._boot drops this module once the node runs.
 import gc
 import os
 
+from micropython import const
+
 import app
 from app import ConfigError
 from drready import registry
@@ -16,7 +18,7 @@ from hal.clock import Clock
 from hal.udp import Endpoint, ip_bytes
 from security import MAX_SESSIONS, SECURE_PORT
 
-DR_TIMEOUT_S = 3600  # config dr_timeout_s: simulated seconds with no Set to an object; 0 = never
+_DR_TIMEOUT_S = const(3600)  # config dr_timeout_s: simulated seconds with no Set to an object; 0 = never
 
 
 def start(path, out=None):
@@ -139,7 +141,7 @@ def build(cfg, identity, send, now, out=None, log=None):
     # the policy and the log are app's: closures made here would keep this module alive
     policy = app.write_policy(cfg.get("legacy_write", []))
     node = Node(NodeProfile(identity, devices), devices, send, policy, app.log, out)
-    node.dr_timeout = cfg.get("dr_timeout_s", DR_TIMEOUT_S)
+    node.dr_timeout = cfg.get("dr_timeout_s", _DR_TIMEOUT_S)
     node.who = app.controller_of
     return node
 

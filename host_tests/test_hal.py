@@ -92,15 +92,57 @@ def test_wifi_wrong_password_fails_after_timeout_without_echoing_it(monkeypatch)
     assert "wrong-and-secret" not in str(e.value) and "home" in str(e.value)
 
 
-class _Queue:
+class _Poller:
+    """select.poll as the readers use it: registrations, and the events each ipoll returns."""
+
+    def __init__(self, events=()):
+        self.registered = set()
+        self.log = []
+        self.events = list(events)  # one list of (stream, event) per ipoll
+
+    def register(self, s, mask):
+        assert s not in self.registered and mask == 1  # POLLIN
+        self.registered.add(s)
+        self.log.append(("register", s))
+
+    def unregister(self, s):
+        self.registered.remove(s)
+        self.log.append(("unregister", s))
+
+    def ipoll(self, dt):
+        self.log.append(("ipoll", dt))
+        got = self.events.pop(0) if self.events else []
+        return [(s, ev) for s, ev in got if s in self.registered]
+
+
+class _Task:
+    """A task as asyncio's Task.cancel and the readers see it: data, counted when set."""
+
     def __init__(self):
-        self.waits = []
+        self._data = None
+        self.waits = 0
 
-    def queue_read(self, sock):
-        self.waits.append(sock)
+    @property
+    def data(self):
+        return self._data
 
-    def wait_io_event(self, dt):  # what the loop wraps (e2e/test_scheduler_polls.py runs it for real)
-        pass
+    @data.setter
+    def data(self, v):
+        self.waits += v is not None
+        self._data = v
+
+
+def _asyncio(monkeypatch, poller):
+    """hal.udp's view of MicroPython's asyncio: the I/O queue (its own wait records what
+    it saw registered), the running task and the run queue."""
+    from hal import udp
+
+    seen = []
+    queue = types.SimpleNamespace(poller=poller, wait_io_event=lambda dt: seen.append((dt, set(poller.registered))))
+    core = types.SimpleNamespace(_io_queue=queue, cur_task=_Task(), _task_queue=types.SimpleNamespace(pushed=[]))
+    core._task_queue.push = core._task_queue.pushed.append
+    monkeypatch.setattr(udp, "_core", core)
+    return core, seen
 
 
 class _Sock:
@@ -127,8 +169,7 @@ def _loop(monkeypatch, script, multicast=False, handle=None):
     """Endpoint.receive_loop over a scripted socket, driven as asyncio would drive it."""
     from hal import udp
 
-    queue = _Queue()
-    monkeypatch.setattr(udp, "_core", types.SimpleNamespace(_io_queue=queue))
+    core, _ = _asyncio(monkeypatch, _Poller())
     slept = []
     monkeypatch.setattr(udp, "asyncio", types.SimpleNamespace(sleep_ms=lambda ms: iter([slept.append(ms)])))
     ep = udp.Endpoint.__new__(udp.Endpoint)  # no real sockets: only what the loop reads
@@ -141,13 +182,13 @@ def _loop(monkeypatch, script, multicast=False, handle=None):
     next(loop)  # to its first wait on the I/O queue
     while sock.script:  # then each next(): one datagram handled, and the next wait
         next(loop)
-    return types.SimpleNamespace(got=got, failed=failed, logged=logged, slept=slept, sock=sock, waits=queue.waits)
+    return types.SimpleNamespace(got=got, failed=failed, logged=logged, slept=slept, sock=sock, waits=core.cur_task.waits)
 
 
 def test_receive_loop_hands_over_each_datagram_after_waiting_for_it(monkeypatch):
     r = _loop(monkeypatch, [(b"a", ("192.168.1.9", 3610)), (b"b", ("192.168.1.9", 40000))])
     assert r.got == [(b"a", ("192.168.1.9", 3610)), (b"b", ("192.168.1.9", 40000))]
-    assert len(r.waits) == 3 and r.sock.sizes == [1025, 1025]  # one byte over the largest frame
+    assert r.waits == 3 and r.sock.sizes == [1025, 1025]  # one byte over the largest frame
 
 
 def test_receive_loop_reads_what_fits_when_the_heap_has_no_room(monkeypatch):
@@ -205,3 +246,72 @@ def test_receive_loop_on_the_group_socket_drops_our_own_multicast(monkeypatch):
     other = bytes([2, 0, 0x0E, 0x1A, 192, 168, 1, 9]) + bytes(8)
     r = _loop(monkeypatch, [(b"mine", own), (b"theirs", other), (b"mine", ("192.168.1.5", 3610))], multicast=True)
     assert r.got == [(b"theirs", other)]
+
+
+def _readers(monkeypatch, events=()):
+    from hal import udp
+
+    poller = _Poller(events)
+    core, seen = _asyncio(monkeypatch, poller)
+    return udp._Readers(poller, core._io_queue.wait_io_event), poller, core, seen
+
+
+def test_a_receive_loops_socket_stays_in_the_poller_and_its_datagram_wakes_the_loop(monkeypatch):
+    sock = object()
+    r, poller, core, seen = _readers(monkeypatch, [[(sock, 1)], [(sock, 1)]])
+    loop = core.cur_task
+    r.read(sock)
+    assert poller.registered == {sock} and loop.data is r  # (what a cancel calls remove on)
+    r(1000)  # asyncio's wait, up to the next timer
+    assert core._task_queue.pushed == [loop] and r.map[sock] is r
+    r(0)  # asyncio's zero-timeout poll before it runs the loop: skipped
+    r.read(sock)  # the loop handled its datagram and waits again: no new registration
+    r(1000)
+    assert core._task_queue.pushed == [loop, loop]
+    assert poller.log == [("register", sock), ("ipoll", 1000), ("ipoll", 1000)] and seen == []
+
+
+def test_a_zero_timeout_poll_is_made_when_no_wait_came_before(monkeypatch):
+    sock = object()
+    r, poller, core, _ = _readers(monkeypatch, [[], [(sock, 1)]])
+    r.read(sock)
+    r(0)  # a task was ready: asyncio polls without waiting, and the loop's datagram is found
+    r(0)
+    assert [e for e in poller.log if e[0] == "ipoll"] == [("ipoll", 0), ("ipoll", 0)]
+    assert core._task_queue.pushed == [core.cur_task]
+
+
+def test_asyncios_own_streams_go_to_its_wait_without_the_loops_sockets(monkeypatch):
+    sock, stream = object(), object()
+    r, poller, core, seen = _readers(monkeypatch)
+    r.read(sock)
+    poller.registered.add(stream)  # e.g. a secure-channel connection asyncio waits on
+    poller.events = [[(stream, 1)]]
+    r(1000)
+    assert seen == [(0, {stream})]  # asyncio's own wait, for its stream alone
+    assert poller.registered == {sock, stream} and r.map[sock] is core.cur_task  # the loop waits on
+    assert core._task_queue.pushed == []
+
+
+def test_a_socket_no_loop_waits_for_leaves_the_poller_until_its_loop_waits_again(monkeypatch):
+    """A loop asleep after a receive error, or cancelled: its unread datagram would end
+    every later wait at once, the node spinning."""
+    sock = object()
+    r, poller, core, _ = _readers(monkeypatch, [[(sock, 1)], [(sock, 1)]])
+    r.read(sock)
+    r(1000)
+    r(0)
+    r(1000)  # the loop was woken and has not waited since: its socket is taken out
+    assert poller.registered == set() and r.map[sock] is False
+    assert core._task_queue.pushed == [core.cur_task]
+    r.read(sock)
+    assert poller.registered == {sock}
+
+
+def test_a_cancelled_loop_is_not_woken(monkeypatch):
+    sock = object()
+    r, poller, core, _ = _readers(monkeypatch, [[(sock, 1)]])
+    r.read(sock)
+    core.cur_task.data.remove(core.cur_task)  # what asyncio's Task.cancel calls
+    r(0)
+    assert core._task_queue.pushed == [] and r.map[sock] is r

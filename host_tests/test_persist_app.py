@@ -79,7 +79,7 @@ def test_config_keys_for_timeout_and_interval():
             assert key in str(e.value) and "whole number of seconds" in str(e.value)
         startup.check_config({key: 0})
     node = startup.build({}, ID, lambda d, f: None, T0)
-    assert node.dr_timeout == startup.DR_TIMEOUT_S == 3600
+    assert node.dr_timeout == startup._DR_TIMEOUT_S == 3600
     node = startup.build({"dr_timeout_s": 0}, ID, lambda d, f: None, T0)
     assert node.dr_timeout == 0
 

@@ -5,12 +5,10 @@ to about two minutes).
 """
 import time
 
-# Ports differ in epoch (1970 or 2000); gmtime(0) tells which.
-_EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
-
 
 def wall():
-    return int(time.time()) + _EPOCH_OFFSET
+    # ports differ in epoch (1970 or 2000); gmtime(0) tells which
+    return int(time.time()) + (946684800 if time.gmtime(0)[0] == 2000 else 0)
 
 
 _TICKS = hasattr(time, "ticks_ms")  # MicroPython; CPython (tests) counts wall-clock ns

@@ -16,17 +16,20 @@ from micropython import const
 _PORT = const(3610)
 _MCAST_GROUP = const("224.0.23.0")
 
-# only the table of the stack we run on is made
-if sys.platform == "linux":
-    _STACK = {"IPPROTO_IP": 0, "IP_MULTICAST_IF": 32, "IP_MULTICAST_TTL": 33, "IP_MULTICAST_LOOP": 34, "IP_ADD_MEMBERSHIP": 35}
-else:  # lwIP
-    _STACK = {"IPPROTO_IP": 0, "IP_MULTICAST_TTL": 5, "IP_MULTICAST_IF": 6, "IP_MULTICAST_LOOP": 7, "IP_ADD_MEMBERSHIP": 3}
-
 
 def sockopt(name):
-    return getattr(socket, name, _STACK[name])
+    v = getattr(socket, name, None)
+    if v is not None:
+        return v
+    # the table of the stack we run on, made only when asked (a few times, at the start)
+    if sys.platform == "linux":
+        return {"IPPROTO_IP": 0, "IP_MULTICAST_IF": 32, "IP_MULTICAST_TTL": 33, "IP_MULTICAST_LOOP": 34,
+                "IP_ADD_MEMBERSHIP": 35}[name]
+    return {"IPPROTO_IP": 0, "IP_MULTICAST_TTL": 5, "IP_MULTICAST_IF": 6, "IP_MULTICAST_LOOP": 7,  # lwIP
+            "IP_ADD_MEMBERSHIP": 3}[name]
 
 
+_POLLIN = const(1)  # select.POLLIN on every MicroPython port (MP_STREAM_POLL_RD)
 _core = getattr(asyncio, "core", None)  # MicroPython's scheduler: the loop waits on its I/O queue
 
 
@@ -64,6 +67,76 @@ def peer_ip(src):
     if isinstance(src, tuple):
         return src[0]
     return "%d.%d.%d.%d" % (src[4], src[5], src[6], src[7])
+
+
+class _Readers:
+    """How the receive loops wait for a datagram under MicroPython's asyncio: put in place
+    of its I/O queue's wait_io_event (the scheduler calls it with the time to wait).
+
+    asyncio's own wait (queue_read) adds the socket to the poller at every wait and takes
+    it out at every wake-up, allocating a list and a poll entry each time: on the host a
+    tenth of a round trip, on a board heap churn at every datagram. Here a loop's socket
+    stays in asyncio's poller while the loop runs, and a datagram wakes the loop waiting
+    for it. An event of one of asyncio's own streams (a secure-channel connection, an
+    update's download) goes to asyncio's wait, these sockets out of the poller for it.
+
+    And while any task sleeps (the clock tick always does), asyncio follows each wait
+    that ended with a second poll of zero timeout before it runs the task woken: one more
+    system call per datagram, on a board one more lwIP select. That poll is skipped: what it
+    would have found, the next wait finds, after this one task has run."""
+
+    def __init__(self, poller, wait):
+        self.poller = poller
+        self.wait = wait  # asyncio's own
+        # socket -> the task of its loop while the loop waits; self while it does not (it
+        # runs, or sleeps after an error); False while the socket is out of the poller
+        self.map = {}
+        self.woke = False  # the last wait was not a zero-timeout poll
+
+    def read(self, sock):
+        """The current task (a receive loop) waits for sock's next datagram: it yields next."""
+        t = _core.cur_task  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
+        if self.map.get(sock, False) is False:
+            self.poller.register(sock, _POLLIN)
+        self.map[sock] = t
+        t.data = self  # what asyncio's Task.cancel calls remove on
+
+    def remove(self, task):
+        m = self.map
+        for s in m:
+            if m[s] is task:
+                m[s] = self
+
+    def __call__(self, dt):
+        # (11 words of frame, no heap: see the note above Node.receive in echonet/node.py)
+        if dt == 0 and self.woke:
+            self.woke = False
+            return
+        self.woke = dt != 0
+        for s, t in self.poller.ipoll(dt):
+            t = self.map.get(s)
+            if t is None or (t is self and dt):  # asyncio's stream; a socket no loop waits for
+                return self._apart(dt)  # (the poller changes only once this poll is left)
+            if t is not self:
+                self.map[s] = self
+                _core._task_queue.push(t)  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
+
+    def _apart(self, dt):
+        """asyncio's wait for its own streams, these sockets out of the poller for it (it
+        knows nothing of them; their datagrams are found at the next poll). After a wait
+        that blocked, a socket whose loop did not wait stays out until the loop waits again
+        (read): else every poll would end at once."""
+        p = self.poller
+        m = self.map
+        for s in m:
+            if m[s] is not False:
+                p.unregister(s)
+        self.wait(0)
+        for s in m:
+            if m[s] is self and dt:
+                m[s] = False
+            elif m[s] is not False:
+                p.register(s, _POLLIN)
 
 
 class Endpoint:
@@ -152,30 +225,16 @@ class Endpoint:
         src); what handle raises goes to failed(e), so no frame stops the loop. The group
         socket also hears our own multicast: dropped here.
 
-        A generator, not a coroutine: it waits on asyncio's I/O queue itself, so a datagram
-        costs no coroutine and no heap frame of its own (echonet/node.py, receive), and
-        its frame, made once, holds the try blocks."""
+        A generator, not a coroutine: it waits on asyncio's I/O queue itself (_Readers), so
+        a datagram costs no coroutine and no heap frame of its own (echonet/node.py,
+        receive), and its frame, made once, holds the try blocks."""
         own = sock is self.multicast
         queue = _core._io_queue  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
-        if "wait_io_event" not in queue.__dict__:  # once, by the first loop to start
-            # While any task sleeps (the clock tick always does), MicroPython's asyncio
-            # follows each wait that ended (a datagram came, or the sleep is over) with a
-            # second poll of zero timeout before it runs the task: one more system call
-            # per datagram, on a board one more lwIP select. That second poll is skipped;
-            # what it would have found, the next wait finds, after this one task has run.
-            wait = queue.wait_io_event
-            woke = [False]
-
-            def wait_io_event(dt):
-                if dt == 0 and woke[0]:
-                    woke[0] = False
-                    return
-                wait(dt)
-                woke[0] = dt > 0
-
-            queue.wait_io_event = wait_io_event
+        readers = queue.wait_io_event
+        if not isinstance(readers, _Readers):  # the first loop to start puts it in place
+            readers = queue.wait_io_event = _Readers(queue.poller, readers)
         while True:
-            yield queue.queue_read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
+            yield readers.read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
             try:
                 try:
                     data, src = sock.recvfrom(_MAX_DATAGRAM + 1)
