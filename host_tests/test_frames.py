@@ -17,7 +17,7 @@ MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 # what one Get of one object runs through, from the receive loop to the socket
 GET_PATH = {
     "echonet/node": ["_get_part", "_skip_props", "Node.serve", "Node._request", "Node._get"],
-    "hal/udp": ["_Readers.read", "_Readers.__call__", "Endpoint.send", "Endpoint._send_to", "Endpoint.reply_addr",
+    "hal/udp": ["Endpoint.read", "Endpoint.__call__", "Endpoint.send", "Endpoint._send_to", "Endpoint.reply_addr",
                 "Endpoint.is_own"],
 }
 

@@ -248,19 +248,26 @@ def test_receive_loop_on_the_group_socket_drops_our_own_multicast(monkeypatch):
     assert r.got == [(b"theirs", other)]
 
 
-def _readers(monkeypatch, events=()):
+def _readers(monkeypatch):
+    """An endpoint whose unicast loop has started (so it stands in for asyncio's wait) and
+    waits for its first datagram: (endpoint, its socket, poller, asyncio, what asyncio's own
+    wait saw)."""
     from hal import udp
 
-    poller = _Poller(events)
+    poller = _Poller()
     core, seen = _asyncio(monkeypatch, poller)
-    return udp._Readers(poller, core._io_queue.wait_io_event), poller, core, seen
+    ep = udp.Endpoint.__new__(udp.Endpoint)
+    ep.multicast = None  # pyright: ignore[reportAttributeAccessIssue]
+    sock = object()
+    next(ep.receive_loop(sock, None, None, None))  # pyright: ignore[reportArgumentType]
+    assert core._io_queue.wait_io_event is ep
+    return ep, sock, poller, core, seen
 
 
 def test_a_receive_loops_socket_stays_in_the_poller_and_its_datagram_wakes_the_loop(monkeypatch):
-    sock = object()
-    r, poller, core, seen = _readers(monkeypatch, [[(sock, 1)], [(sock, 1)]])
+    r, sock, poller, core, seen = _readers(monkeypatch)
+    poller.events = [[(sock, 1)], [(sock, 1)]]
     loop = core.cur_task
-    r.read(sock)
     assert poller.registered == {sock} and loop.data is r  # (what a cancel calls remove on)
     r(1000)  # asyncio's wait, up to the next timer
     assert core._task_queue.pushed == [loop] and r.map[sock] is r
@@ -272,9 +279,8 @@ def test_a_receive_loops_socket_stays_in_the_poller_and_its_datagram_wakes_the_l
 
 
 def test_a_zero_timeout_poll_is_made_when_no_wait_came_before(monkeypatch):
-    sock = object()
-    r, poller, core, _ = _readers(monkeypatch, [[], [(sock, 1)]])
-    r.read(sock)
+    r, sock, poller, core, _ = _readers(monkeypatch)
+    poller.events = [[], [(sock, 1)]]
     r(0)  # a task was ready: asyncio polls without waiting, and the loop's datagram is found
     r(0)
     assert [e for e in poller.log if e[0] == "ipoll"] == [("ipoll", 0), ("ipoll", 0)]
@@ -282,9 +288,8 @@ def test_a_zero_timeout_poll_is_made_when_no_wait_came_before(monkeypatch):
 
 
 def test_asyncios_own_streams_go_to_its_wait_without_the_loops_sockets(monkeypatch):
-    sock, stream = object(), object()
-    r, poller, core, seen = _readers(monkeypatch)
-    r.read(sock)
+    stream = object()
+    r, sock, poller, core, seen = _readers(monkeypatch)
     poller.registered.add(stream)  # e.g. a secure-channel connection asyncio waits on
     poller.events = [[(stream, 1)]]
     r(1000)
@@ -296,9 +301,8 @@ def test_asyncios_own_streams_go_to_its_wait_without_the_loops_sockets(monkeypat
 def test_a_socket_no_loop_waits_for_leaves_the_poller_until_its_loop_waits_again(monkeypatch):
     """A loop asleep after a receive error, or cancelled: its unread datagram would end
     every later wait at once, the node spinning."""
-    sock = object()
-    r, poller, core, _ = _readers(monkeypatch, [[(sock, 1)], [(sock, 1)]])
-    r.read(sock)
+    r, sock, poller, core, _ = _readers(monkeypatch)
+    poller.events = [[(sock, 1)], [(sock, 1)]]
     r(1000)
     r(0)
     r(1000)  # the loop was woken and has not waited since: its socket is taken out
@@ -309,9 +313,8 @@ def test_a_socket_no_loop_waits_for_leaves_the_poller_until_its_loop_waits_again
 
 
 def test_a_cancelled_loop_is_not_woken(monkeypatch):
-    sock = object()
-    r, poller, core, _ = _readers(monkeypatch, [[(sock, 1)]])
-    r.read(sock)
+    r, sock, poller, core, _ = _readers(monkeypatch)
+    poller.events = [[(sock, 1)]]
     core.cur_task.data.remove(core.cur_task)  # what asyncio's Task.cancel calls
     r(0)
     assert core._task_queue.pushed == [] and r.map[sock] is r

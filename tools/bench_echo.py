@@ -10,7 +10,7 @@ its replies.
 With `tick` after ADDR it also runs one task that sleeps a second at a time, as the node's
 clock tick does (app._tick): what any timer costs each datagram under MicroPython's
 asyncio, which then weighs the timer at each wake-up (and would poll twice, once more
-with a zero timeout, but for `hal.udp._Readers`).
+with a zero timeout, but for `hal.udp.Endpoint`, which stands in for its wait).
 """
 
 import asyncio

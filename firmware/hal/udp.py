@@ -69,76 +69,6 @@ def peer_ip(src):
     return "%d.%d.%d.%d" % (src[4], src[5], src[6], src[7])
 
 
-class _Readers:
-    """How the receive loops wait for a datagram under MicroPython's asyncio: put in place
-    of its I/O queue's wait_io_event (the scheduler calls it with the time to wait).
-
-    asyncio's own wait (queue_read) adds the socket to the poller at every wait and takes
-    it out at every wake-up, allocating a list and a poll entry each time: on the host a
-    tenth of a round trip, on a board heap churn at every datagram. Here a loop's socket
-    stays in asyncio's poller while the loop runs, and a datagram wakes the loop waiting
-    for it. An event of one of asyncio's own streams (a secure-channel connection, an
-    update's download) goes to asyncio's wait, these sockets out of the poller for it.
-
-    And while any task sleeps (the clock tick always does), asyncio follows each wait
-    that ended with a second poll of zero timeout before it runs the task woken: one more
-    system call per datagram, on a board one more lwIP select. That poll is skipped: what it
-    would have found, the next wait finds, after this one task has run."""
-
-    def __init__(self, poller, wait):
-        self.poller = poller
-        self.wait = wait  # asyncio's own
-        # socket -> the task of its loop while the loop waits; self while it does not (it
-        # runs, or sleeps after an error); False while the socket is out of the poller
-        self.map = {}
-        self.woke = False  # the last wait was not a zero-timeout poll
-
-    def read(self, sock):
-        """The current task (a receive loop) waits for sock's next datagram: it yields next."""
-        t = _core.cur_task  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
-        if self.map.get(sock, False) is False:
-            self.poller.register(sock, _POLLIN)
-        self.map[sock] = t
-        t.data = self  # what asyncio's Task.cancel calls remove on
-
-    def remove(self, task):
-        m = self.map
-        for s in m:
-            if m[s] is task:
-                m[s] = self
-
-    def __call__(self, dt):
-        # (11 words of frame, no heap: see the note above Node.receive in echonet/node.py)
-        if dt == 0 and self.woke:
-            self.woke = False
-            return
-        self.woke = dt != 0
-        for s, t in self.poller.ipoll(dt):
-            t = self.map.get(s)
-            if t is None or (t is self and dt):  # asyncio's stream; a socket no loop waits for
-                return self._apart(dt)  # (the poller changes only once this poll is left)
-            if t is not self:
-                self.map[s] = self
-                _core._task_queue.push(t)  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
-
-    def _apart(self, dt):
-        """asyncio's wait for its own streams, these sockets out of the poller for it (it
-        knows nothing of them; their datagrams are found at the next poll). After a wait
-        that blocked, a socket whose loop did not wait stays out until the loop waits again
-        (read): else every poll would end at once."""
-        p = self.poller
-        m = self.map
-        for s in m:
-            if m[s] is not False:
-                p.unregister(s)
-        self.wait(0)
-        for s in m:
-            if m[s] is self and dt:
-                m[s] = False
-            elif m[s] is not False:
-                p.register(s, _POLLIN)
-
-
 class Endpoint:
     """Two sockets on `addr`: one bound to addr:3610 (unicast in, everything out), one bound
     to the group (multicast in). Replies go to the requester's address at port 3610."""
@@ -225,16 +155,21 @@ class Endpoint:
         src); what handle raises goes to failed(e), so no frame stops the loop. The group
         socket also hears our own multicast: dropped here.
 
-        A generator, not a coroutine: it waits on asyncio's I/O queue itself (_Readers), so
-        a datagram costs no coroutine and no heap frame of its own (echonet/node.py,
+        A generator, not a coroutine: it waits on asyncio's I/O queue itself (read), so a
+        datagram costs no coroutine and no heap frame of its own (echonet/node.py,
         receive), and its frame, made once, holds the try blocks."""
         own = sock is self.multicast
         queue = _core._io_queue  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
-        readers = queue.wait_io_event
-        if not isinstance(readers, _Readers):  # the first loop to start puts it in place
-            readers = queue.wait_io_event = _Readers(queue.poller, readers)
+        if queue.wait_io_event is not self:  # the first loop to start: the endpoint waits for asyncio
+            self.poller = queue.poller
+            self.wait = queue.wait_io_event  # asyncio's own
+            # socket -> the task of its loop while the loop waits; self while it does not
+            # (it runs, or sleeps after an error); False while out of the poller
+            self.map = {}
+            self.woke = False  # the last wait was not a zero-timeout poll
+            queue.wait_io_event = self
         while True:
-            yield readers.read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
+            yield self.read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
             try:
                 try:
                     data, src = sock.recvfrom(_MAX_DATAGRAM + 1)
@@ -265,6 +200,67 @@ class Endpoint:
                 handle(data, src)
             except Exception as e:
                 failed(e)
+
+    # -- the receive loops' wait ------------------------------------------------------
+    # The endpoint takes the place of the wait_io_event of MicroPython's asyncio I/O queue
+    # (the scheduler calls it with the time to wait). asyncio's own wait (queue_read) adds
+    # a socket to its poller at every wait and takes it out at every wake-up, allocating a
+    # list and a poll entry each time: on the host a tenth of a round trip, on a board heap
+    # churn at every datagram. Here a loop's socket stays in asyncio's poller while the loop
+    # runs, and a datagram wakes the loop waiting for it. An event of one of asyncio's own
+    # streams (a secure-channel connection, an update's download) goes to asyncio's wait,
+    # these sockets out of the poller for it (_apart).
+    # And while any task sleeps (the clock tick always does), asyncio follows each wait
+    # that ended with a second poll of zero timeout before it runs the task woken: one more
+    # system call per datagram, on a board one more lwIP select. That poll is skipped: what
+    # it would have found, the next wait finds, after this one task has run.
+    # (Methods of the endpoint, not a class of their own: a class costs heap that a 64K node
+    # does not have to spare.)
+    def read(self, sock):
+        """The current task (a receive loop) waits for sock's next datagram: it yields next."""
+        t = _core.cur_task  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
+        if self.map.get(sock, False) is False:
+            self.poller.register(sock, _POLLIN)
+        self.map[sock] = t
+        t.data = self  # what asyncio's Task.cancel calls remove on
+
+    def remove(self, task):
+        """asyncio's Task.cancel of a waiting loop (the task's data): it waits no more."""
+        m = self.map
+        for s in m:
+            if m[s] is task:
+                m[s] = self
+
+    def __call__(self, dt):
+        # (11 words of frame, no heap: see the note above Node.receive in echonet/node.py)
+        if dt == 0 and self.woke:
+            self.woke = False
+            return
+        self.woke = dt != 0
+        for s, t in self.poller.ipoll(dt):
+            t = self.map.get(s)
+            if t is None or (t is self and dt):  # asyncio's stream; a socket no loop waits for
+                return self._apart(dt)  # (the poller changes only once this poll is left)
+            if t is not self:
+                self.map[s] = self
+                _core._task_queue.push(t)  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
+
+    def _apart(self, dt):
+        """asyncio's wait for its own streams, these sockets out of the poller for it (it
+        knows nothing of them; their datagrams are found at the next poll). After a wait
+        that blocked, a socket whose loop did not wait stays out until the loop waits again
+        (read): else every poll would end at once."""
+        p = self.poller
+        m = self.map
+        for s in m:
+            if m[s] is not False:
+                p.unregister(s)
+        self.wait(0)
+        for s in m:
+            if m[s] is self and dt:
+                m[s] = False
+            elif m[s] is not False:
+                p.register(s, _POLLIN)
 
     def close(self):
         self.unicast.close()

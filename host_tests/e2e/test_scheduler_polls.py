@@ -1,7 +1,7 @@
 """The receive loop under the real unix port's asyncio: one poll per datagram while a task
 sleeps (as the clock tick always does), where MicroPython's scheduler alone polls twice,
 no datagram waits behind tasks that are always ready to run, and a socket whose loop is
-gone does not keep the scheduler polling (hal/udp.py, _Readers)."""
+gone does not keep the scheduler polling (hal/udp.py, Endpoint.read)."""
 import os
 import subprocess
 import sys
