@@ -413,25 +413,42 @@ def load_core(shape):
     return _pipe_core if shape == "pipe" else CORE
 
 
+def cpu_ns(pid):
+    """CPU time the process has run, every thread, in ns (schedstat); None where the
+    kernel does not keep it."""
+    try:
+        return sum(int(open("/proc/%d/task/%s/schedstat" % (pid, t)).read().split()[0])
+                   for t in os.listdir("/proc/%d/task" % pid))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def round_trips(targets, log, blocks):
-    """targets: [(key, label, client, frames)]. Returns {(shape, key): [rate per block]}, lost."""
+    """targets: [(key, label, client, frames, server)]. Returns {(shape, key): [rate per
+    block]}, {(shape, key): [server CPU µs per request, per block]} (empty without
+    schedstat), lost."""
     rates = {}
+    cpu = {}
     lost_total = 0
     try:
         for shape, _ in SHAPES:  # warm-up, not recorded
             os.sched_setaffinity(0, {load_core(shape)})  # this thread: the load generator
-            for _key, _label, client, fr in targets:
+            for _key, _label, client, fr, _server in targets:
                 client.drain()
                 run_block(client, shape, fr, WARMUP)
         for b in range(blocks):
             order = targets if b % 2 == 0 else targets[::-1]
             for shape, _ in SHAPES:
                 os.sched_setaffinity(0, {load_core(shape)})
-                for key, _label, client, fr in order:
+                for key, _label, client, fr, server in order:
                     client.drain()
+                    before = cpu_ns(server.proc.pid)
                     rate, lost = run_block(client, shape, fr, PER_BLOCK)
+                    after = cpu_ns(server.proc.pid)
                     lost_total += lost
                     rates.setdefault((shape, key), []).append(rate)
+                    if before is not None and after is not None:
+                        cpu.setdefault((shape, key), []).append((after - before) / 1000 / PER_BLOCK)
             parts = []
             for shape, _ in SHAPES:
                 last = {k: rates[(shape, k)][-1] for k, *_ in targets}
@@ -440,7 +457,7 @@ def round_trips(targets, log, blocks):
             log("  block %2d/%d  %s" % (b + 1, blocks, "   ".join(parts)))
     finally:  # back to the servers' core, however the blocks ended
         os.sched_setaffinity(0, {CORE})
-    return rates, lost_total
+    return rates, cpu, lost_total
 
 
 # -- heap -------------------------------------------------------------------------------
@@ -631,7 +648,7 @@ def kb(n):
     return "%d (%.1f KB)" % (n, n / 1024)
 
 
-def report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, net, crypto):
+def report(facts, rates, cpu, lost, heap, small, secure, uecho_ok, started, elapsed, net, crypto):
     L = []
     w = L.append
     w("# Benchmarks")
@@ -686,7 +703,9 @@ def report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, 
                 "rate is the median over all %d blocks, a ratio the median of the per-block ratios. The echo" % BLOCKS,
                 "figure of a block serves both the 1-EPC and the 4-EPC ratio. µs/rt = 10⁶ / rate; one outstanding,",
                 "client and server together: the client's share is the same for every server, so a difference of µs/rt",
-                "is a difference of server cost. All traffic stayed on %s0/24." % net,
+                "is a difference of server cost. Server CPU: the server process's time on the CPU during a block,",
+                "every thread (/proc schedstat), per request; one outstanding, a round trip is that plus the load",
+                "generator's own time. All traffic stayed on %s0/24." % net,
             )
         )
     )
@@ -712,12 +731,14 @@ def report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, 
               ("node4", "node, Get 4 EPCs")]
     if uecho_ok:
         labels += [("uecho1", "uecho (CPython), Get 1 EPC"), ("uecho4", "uecho (CPython), Get 4 EPCs")]
-    w("| load | server | median rt/s | µs/rt | blocks min–max |")
-    w("|---|---|---:|---:|---|")
+    w("| load | server | median rt/s | µs/rt | blocks min–max | server CPU µs/request |")
+    w("|---|---|---:|---:|---|---:|")
     for shape, sname in SHAPES:
         for key, label in labels:
             xs = rates[(shape, key)]
-            w("| %s | %s | %.0f | %.1f | %.0f–%.0f |" % (sname, label, med(xs), 1e6 / med(xs), min(xs), max(xs)))
+            c = cpu.get((shape, key))
+            w("| %s | %s | %.0f | %.1f | %.0f–%.0f | %s |"
+              % (sname, label, med(xs), 1e6 / med(xs), min(xs), max(xs), "%.1f" % med(c) if c else "n/a"))
     if lost:
         w("")
         w("%d requests got no reply within %.0f s (counted as lost, at most 1%% per block allowed)." % (lost, RECV_TIMEOUT))
@@ -743,6 +764,12 @@ def report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, 
             elif b.startswith("uecho") and a == "node1" and shape == "one":  # the issue's targets: one outstanding
                 tgt = "≥ %.1f %s" % (MIN_NODE_UECHO, verdict(r >= MIN_NODE_UECHO))
             w("| %s | %s | %.2f | %.2f–%.2f | %+.1f | %s |" % (sname, label, r, min(rs), max(rs), extra, tgt))
+    if cpu.get(("one", "node1")) and cpu.get(("one", "uecho1")):
+        w("")
+        w("Server CPU per request, one outstanding: uecho / node = %.2f (1 EPC), %.2f (4 EPCs); the round-trip ratio"
+          " is lower because both round trips carry the same load generator."
+          % (med(cpu[("one", "uecho1")]) / med(cpu[("one", "node1")]),
+             med(cpu[("one", "uecho4")]) / med(cpu[("one", "node4")])))
     w("")
     totals = [h["total"] for _, h in heap if h["heap"] == HEAP and "total" in h]
     w("## Heap (bytes, `-X heapsize=%s`%s)" % (HEAP, ", GC heap %d" % totals[0] if totals else ""))
@@ -942,7 +969,7 @@ def preflight():
 
 def round_of_servers(net, state, uecho_ok, r, log):
     """Start node, echo, echo with a tick and uecho afresh, check their answers, run BLOCKS // ROUNDS blocks
-    (round_trips) and stop them: {(shape, key): [rate per block]}, lost. Fresh processes
+    (round_trips) and stop them: rates and server CPU as round_trips gives them, lost. Fresh processes
     each round, as a server's speed moves by a few per cent from one start to the next."""
     node = start_node("node", net + str(H_NODE), state, RUN_HEAP, ["battery"])
     echo = start_echo(net + str(H_ECHO))
@@ -969,22 +996,23 @@ def round_of_servers(net, state, uecho_ok, r, log):
         check_reply(ce, EPCS_1, 0x62, "echo")
         check_reply(ct, EPCS_1, 0x62, "echo+tick")
         targets = [
-            ("echo", "echo", ce, frames(EPCS_1)),
-            ("echot", "echo+tick", ct, frames(EPCS_1)),
-            ("node1", "node", cn, frames(EPCS_1)),
-            ("node4", "node", cn, frames(EPCS_4)),
+            ("echo", "echo", ce, frames(EPCS_1), echo),
+            ("echot", "echo+tick", ct, frames(EPCS_1), echo_tick),
+            ("node1", "node", cn, frames(EPCS_1), node),
+            ("node4", "node", cn, frames(EPCS_4), node),
         ]
         if uecho_ok:
             cu = Client(net + str(H_CLIENT[H_UECHO]), net + str(H_UECHO))
             clients.append(cu)
             check_reply(cu, EPCS_1, 0x72, "uecho")
             check_reply(cu, EPCS_4, 0x72, "uecho")
-            targets += [("uecho1", "uecho", cu, frames(EPCS_1)), ("uecho4", "uecho", cu, frames(EPCS_4))]
-        rates, lost = round_trips(targets, log, BLOCKS // ROUNDS)
+            uecho = servers[-1]
+            targets += [("uecho1", "uecho", cu, frames(EPCS_1), uecho), ("uecho4", "uecho", cu, frames(EPCS_4), uecho)]
+        rates, cpu, lost = round_trips(targets, log, BLOCKS // ROUNDS)
         for s in servers:
             if not s.alive():
                 raise BenchError("%s stopped during the run: %s" % (s.name, " / ".join(list(s.lines)[-3:])))
-        return rates, lost
+        return rates, cpu, lost
     finally:
         for c in clients:
             c.close()
@@ -1055,15 +1083,17 @@ def run(args):
             log("uecho is not installed: the uecho comparison is skipped (run `make venv`)")
         log("round trips: %d rounds of freshly started servers, %d blocks each, x %d per target and shape "
             "(one outstanding; %d in flight)" % (ROUNDS, BLOCKS // ROUNDS, PER_BLOCK, WINDOW))
-        rates, lost = {}, 0
+        rates, cpu, lost = {}, {}, 0
         for r in range(ROUNDS):
-            got, n = round_of_servers(net, os.path.join(tmp, "node%d" % r), uecho_ok, r, log)
+            got, got_cpu, n = round_of_servers(net, os.path.join(tmp, "node%d" % r), uecho_ok, r, log)
             for k, v in got.items():
                 rates.setdefault(k, []).extend(v)
+            for k, v in got_cpu.items():
+                cpu.setdefault(k, []).extend(v)
             lost += n
 
         elapsed = time.monotonic() - t_start
-        text = report(facts, rates, lost, heap, small, secure, uecho_ok, started, elapsed, net, crypto)
+        text = report(facts, rates, cpu, lost, heap, small, secure, uecho_ok, started, elapsed, net, crypto)
         if not args.no_write:
             os.makedirs(os.path.dirname(DOC), exist_ok=True)
             with open(DOC + ".tmp", "w") as f:
