@@ -338,8 +338,9 @@ class EVChargerDischarger(EchonetObject):
         vo = rating(a, "voltage")
         v[0xC8] = struct.pack(">II", c[0], c[1])
         v[0xC9] = struct.pack(">II", d[0], d[1])
-        v[0xCA] = struct.pack(">HH", c[0] * 10 // vo, c[1] * 10 // vo)
-        v[0xCB] = struct.pack(">HH", d[0] * 10 // vo, d[1] * 10 // vo)
+        # currents in 0.1 A, clipped at the field's top (3276.6 A: a high power at a low voltage)
+        v[0xCA] = struct.pack(">HH", min(c[0] * 10 // vo, 32766), min(c[1] * 10 // vo, 32766))
+        v[0xCB] = struct.pack(">HH", min(d[0] * 10 // vo, 32766), min(d[1] * 10 // vo, 32766))
         v[0xE5] = b"\x42"  # no maintenance needed
         put = self.put
         put(0xCC, a.kind)

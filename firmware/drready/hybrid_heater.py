@@ -278,5 +278,6 @@ class HybridWaterHeater(EchonetObject):
         up = down = 0
         if self.auto == _AUTO and a.gas_ok:
             up, down = a.dr_amount(now, self.window[0], self.window[1])
-        put(0xF0, struct.pack(">II", up, down))
+        # (a driver's own dr_amount may go past the fields: clipped, as a measurement)
+        put(0xF0, struct.pack(">II", min(max(up, 0), 0xFFFFFFFD), min(max(down, 0), 0xFFFFFFFD)))
         put(0x88, 0x41 if self.failed or not a.gas_ok else 0x42)  # the gas back-up, or the driver (Node.step)

@@ -234,19 +234,20 @@ class NodeProfile(EchonetObject):
         self.put(0xD7, bytes((min(len(classes), 8),)) + b"".join(classes[:8]))
 
 
-def rating(a, name, low=1):
-    """The driver a's rating `name` (drready interfaces): a whole number of at least low,
-    or a (min, max) pair of them with max at least low. Anything else (a float, None, a
-    capacity of 0) raises ValueError naming it: the object is not made, and
-    drready/appliances.py reports the driver and tries it again."""
+def rating(a, name, low=1, high=999999999):
+    """The driver a's rating `name` (drready interfaces): a whole number from low to high
+    (by default the top of the Appendix's rating fields, 999,999,999 W or Wh), or a
+    (min, max) pair of them with max at least low. Anything else (a float, None, a
+    capacity of 0, a power no field can hold) raises ValueError naming it: the object is
+    not made, and drready/appliances.py reports the driver and tries it again."""
     v = getattr(a, name, None)
     if isinstance(v, tuple) and len(v) == 2:
-        ok = isinstance(v[0], int) and isinstance(v[1], int) and 0 <= v[0] <= v[1] and v[1] >= low
+        ok = isinstance(v[0], int) and isinstance(v[1], int) and 0 <= v[0] <= v[1] and low <= v[1] <= high
     else:
-        ok = isinstance(v, int) and v >= low
+        ok = isinstance(v, int) and low <= v <= high
     if not ok:
-        raise ValueError("%s = %r: a rating is a whole number, or a (min, max) pair, at least %d (docs/drivers.md)"
-                         % (name, v, low))
+        raise ValueError("%s = %r: a rating is a whole number, or a (min, max) pair, from %d to %d (docs/drivers.md)"
+                         % (name, v, low, high))
     return v
 
 

@@ -1,9 +1,12 @@
 """What the objects take from a driver: a setting it took is what ECHONET reads until the
 unit's own reading says otherwise (water heater, EV charger), a water-heater command that
-answers neither True nor False is a fault, not a silent refusal, and a battery's type and
-grid connection are the driver's (drready/water_heater.py, ev_charger.py, battery.py)."""
+answers neither True nor False is a fault, not a silent refusal, a battery's type and
+grid connection are the driver's, ratings no field can hold are refused and values
+derived past a field's top are clipped (drready/water_heater.py, ev_charger.py,
+battery.py, hybrid_heater.py)."""
 from drready.battery import StorageBattery
 from drready.ev_charger import EVAppliance, EVChargerDischarger
+from drready.hybrid_heater import HybridWaterHeater, SimHybridHeater
 from drready.water_heater import ElectricWaterHeater, WaterHeaterAppliance
 from echonet.node import Node
 from echonet.objects import NodeProfile
@@ -129,6 +132,8 @@ def test_a_rating_that_is_no_whole_number_or_nothing_names_itself():
         (StorageBattery, MeteredBattery(1), "voltage", None),
         (EVChargerDischarger, ModbusEV(), "charge_w", (0, 0)),  # the interface's default: never set
         (ElectricWaterHeater, UartHeater(), "capacity_l", 370.0),
+        (StorageBattery, MeteredBattery(1), "discharge_w", (100, 1000000000)),  # past 0xC9's 999,999,999 W
+        (EVChargerDischarger, ModbusEV(), "charge_w", (0, 5000000000)),  # would wrap in 0xC8's 4 bytes
     ]
     for cls, a, name, bad in cases:
         setattr(a, name, bad)
@@ -141,3 +146,20 @@ def test_a_rating_that_is_no_whole_number_or_nothing_names_itself():
     a = MeteredBattery(1)
     a.voltage = 0  # no DC voltage to give: 0xE3 reads 0
     assert StorageBattery(1, ID, a, T0).get(0xE3) == h("0000")
+
+
+def test_ratings_whose_current_or_dr_amount_goes_past_the_field_are_clipped_at_its_top():
+    ev = ModbusEV()
+    ev.voltage = 2  # a very low voltage: 6000 W would be 3000.0 A, 1 MW 500,000.0 A
+    ev.discharge_w = (1000, 1000000)
+    obj = EVChargerDischarger(1, ID, ev, T0)
+    assert obj.get(0xCA) == h("1388 7530")  # 500.0 A, 3000.0 A
+    assert obj.get(0xCB) == h("1388 7FFE")  # 3276.6 A, the top of 0xCB's current fields
+
+    class Overplanned(SimHybridHeater):
+        def dr_amount(self, now, start, end):
+            return -5, 10**12  # a driver's planner out of bounds
+
+    heater = HybridWaterHeater(1, ID, Overplanned(), T0)
+    heater.tick(T0 + 60)
+    assert heater.get(0xF0) == h("00000000 FFFFFFFD")
