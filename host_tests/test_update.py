@@ -261,9 +261,11 @@ def test_a_firmware_image_runs_its_own_modules_not_the_bundle_before_it(board):
     # files go as it is staged: flash is not kept for code that never runs again
     slots = [os.path.join(str(board), "slots", x) for x in ("a", "a.meta", "b", "b.meta")]
     assert all(os.path.exists(p) for p in slots)
+    with open(slots[3] + ".new", "wb") as f:  # and what a stage that never ended left
+        f.write(b"metadata of a stage cut short")
     install(board, s.package("2.0.1", 6, bundle("2.0.1")), s.roots)
     assert running(board) == "2.0.1"
-    assert [os.path.exists(p) for p in slots] == [True, True, False, False]
+    assert [os.path.exists(p) for p in slots + [slots[3] + ".new"]] == [True, True, False, False, False]
 
 
 def test_a_firmware_image_rolled_back_leaves_the_bundle_running(board):

@@ -179,7 +179,9 @@ class Receiver:
             state.save(self.state_dir, rec)
         for s in state.SLOTS:  # the target, and a slot the record forgot (a firmware image's bundles)
             if s not in rec["slots"] and not (resumed and s == slot):
-                files.remove_tree(state.meta_path(self.state_dir, s))
+                meta = state.meta_path(self.state_dir, s)
+                files.remove_tree(meta)
+                files.remove_tree(meta + ".new")  # (a stage a power cut or an image's stage ended)
                 files.remove_tree(state.slot_dir(self.state_dir, s))
         files.store.makedirs(root)
         free = files.free_bytes(root)
