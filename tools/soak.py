@@ -22,6 +22,7 @@ import argparse
 import os
 import random
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -49,16 +50,37 @@ COMMANDS = [
 ]
 
 
+def free_pair():
+    """A node and a controller address on a /24 of 127/8 where nothing holds the node's
+    ports (UDP 3610, TCP 3611), so a soak runs beside anything else on this machine."""
+    rnd = random.Random(os.getpid() ^ time.time_ns())
+    for _ in range(30):
+        net = "127.%d.%d." % (rnd.randint(64, 250), rnd.randint(1, 250))
+        try:
+            for host in (net + "61", net + "62"):
+                for kind, port in ((socket.SOCK_DGRAM, 3610), (socket.SOCK_STREAM, 3611)):
+                    with socket.socket(socket.AF_INET, kind) as s:
+                        s.bind((host, port))
+        except OSError:
+            continue
+        return net + "61", net + "62"
+    raise SystemExit("soak: no free loopback addresses found; give --addr and --ctrl")
+
+
 def parse(argv):
     ap = argparse.ArgumentParser(description="long run of the simulated node under load (make soak)")
     ap.add_argument("--minutes", type=float, default=10.0, help="real minutes to run (default 10)")
     ap.add_argument("--speed", default="3600", help="simulated seconds per real second (default 3600: a day in 24 s)")
     ap.add_argument("--heap", default="128K", help="MicroPython heap (default 128K: all five with the secure channel)")
     ap.add_argument("--objects", default="all", help="device objects, as make sim OBJECTS= (default all)")
-    ap.add_argument("--addr", default="127.0.0.61", help="the node's loopback address (default 127.0.0.61)")
-    ap.add_argument("--ctrl", default="127.0.0.62", help="the controller's loopback address (default 127.0.0.62)")
+    ap.add_argument("--addr", help="the node's loopback address (default: a free one, 127.x.y.61)")
+    ap.add_argument("--ctrl", help="the controller's loopback address (default: beside it, 127.x.y.62)")
     ap.add_argument("--seed", type=int, default=None, help="random seed of the Set choice")
     args = ap.parse_args(argv)
+    if args.addr is None or args.ctrl is None:
+        addr, ctrl = free_pair()
+        args.addr = args.addr or addr
+        args.ctrl = args.ctrl or ctrl
     for a in (args.addr, args.ctrl):
         if not a.startswith("127."):
             ap.error("%s: the soak runs on loopback only (127.0.0.0/8)" % a)
