@@ -1,6 +1,7 @@
 """The node serves a Get without allocating heap: the functions on its path keep their frames
 within the 11 words MicroPython runs on the C stack (tools/mpy_frames.py reads the sizes
-from the compiled firmware), and under the real unix port a Get allocates nothing."""
+from the compiled firmware), and under the real unix port a Get allocates nothing. So does
+the endpoint's part of asyncio's wait (hal/udp.py), for a datagram or another stream's event."""
 import os
 import subprocess
 import sys
@@ -14,11 +15,12 @@ from tools import mpy_frames  # noqa: E402  (conftest.py puts the repository on 
 BUILD = os.path.join(ROOT, "build", "firmware")
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 
-# what one Get of one object runs through, from the receive loop to the socket
+# what one Get of one object runs through, from the receive loop to the socket, and the
+# endpoint's part of asyncio's wait (the scheduler's, where no task could catch a MemoryError)
 GET_PATH = {
     "echonet/node": ["_get_part", "_skip_props", "Node.serve", "Node._request", "Node._get"],
-    "hal/udp": ["Endpoint.read", "Endpoint.__call__", "Endpoint.send", "Endpoint._send_to", "Endpoint.reply_addr",
-                "Endpoint.is_own"],
+    "hal/udp": ["Endpoint.read", "Endpoint.__call__", "Endpoint._apart", "Endpoint._out", "Endpoint.remove",
+                "Endpoint.send", "Endpoint._send_to", "Endpoint.reply_addr", "Endpoint.is_own"],
 }
 
 

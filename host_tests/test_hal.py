@@ -93,30 +93,49 @@ def test_wifi_wrong_password_fails_after_timeout_without_echoing_it(monkeypatch)
 
 
 class _Poller:
-    """select.poll as the readers use it: registrations, and the events each ipoll returns."""
+    """select.poll as the endpoint uses it: registrations with their masks (a masked stream
+    reports nothing), and the events each ipoll returns."""
 
     def __init__(self, events=()):
-        self.registered = set()
+        self.masks = {}
         self.log = []
         self.events = list(events)  # one list of (stream, event) per ipoll
 
+    @property
+    def registered(self):
+        return set(self.masks)
+
     def register(self, s, mask):
-        assert s not in self.registered and mask == 1  # POLLIN
-        self.registered.add(s)
+        assert s not in self.masks and mask == 1  # POLLIN
+        self.masks[s] = mask
         self.log.append(("register", s))
 
+    def modify(self, s, mask):
+        assert s in self.masks  # (MicroPython raises ENOENT)
+        self.masks[s] = mask
+
     def unregister(self, s):
-        self.registered.remove(s)
+        del self.masks[s]
         self.log.append(("unregister", s))
 
     def ipoll(self, dt):
         self.log.append(("ipoll", dt))
         got = self.events.pop(0) if self.events else []
-        return [(s, ev) for s, ev in got if s in self.registered]
+        return [(s, ev) for s, ev in got if self.masks.get(s, 0) & ev]
+
+
+class _Stream:
+    """A socket as the endpoint's wait and close see it."""
+
+    def __init__(self, closed=None):
+        self.closed = closed if closed is not None else []
+
+    def close(self):
+        self.closed.append(self)
 
 
 class _Task:
-    """A task as asyncio's Task.cancel and the readers see it: data, counted when set."""
+    """A task as asyncio's Task.cancel and the endpoint see it: data, counted when set."""
 
     def __init__(self):
         self._data = None
@@ -133,14 +152,24 @@ class _Task:
 
 
 def _asyncio(monkeypatch, poller):
-    """hal.udp's view of MicroPython's asyncio: the I/O queue (its own wait records what
-    it saw registered), the running task and the run queue."""
+    """hal.udp's view of MicroPython's asyncio: the I/O queue, whose own wait records the
+    streams it could see (registered, not masked) and wakes the task of each one that is
+    ready (core.ready: one set per call), the running task and the run queue."""
     from hal import udp
 
     seen = []
-    queue = types.SimpleNamespace(poller=poller, wait_io_event=lambda dt: seen.append((dt, set(poller.registered))))
-    core = types.SimpleNamespace(_io_queue=queue, cur_task=_Task(), _task_queue=types.SimpleNamespace(pushed=[]))
-    core._task_queue.push = core._task_queue.pushed.append
+    pushed = []
+
+    def wait_io_event(dt):
+        streams = {s for s, m in poller.masks.items() if m}
+        seen.append((dt, streams))
+        for s in core.ready.pop(0) if core.ready else ():
+            assert s in streams
+            pushed.append("a task of asyncio's stream")
+
+    queue = types.SimpleNamespace(poller=poller, wait_io_event=wait_io_event)
+    run = types.SimpleNamespace(pushed=pushed, push=pushed.append, peek=lambda: pushed[-1] if pushed else None)
+    core = types.SimpleNamespace(_io_queue=queue, cur_task=_Task(), _task_queue=run, ready=[])
     monkeypatch.setattr(udp, "_core", core)
     return core, seen
 
@@ -258,7 +287,7 @@ def _readers(monkeypatch):
     core, seen = _asyncio(monkeypatch, poller)
     ep = udp.Endpoint.__new__(udp.Endpoint)
     ep.multicast = None  # pyright: ignore[reportAttributeAccessIssue]
-    sock = object()
+    sock = _Stream()
     next(ep.receive_loop(sock, None, None, None))  # pyright: ignore[reportArgumentType]
     assert core._io_queue.wait_io_event is ep
     return ep, sock, poller, core, seen
@@ -278,43 +307,84 @@ def test_a_receive_loops_socket_stays_in_the_poller_and_its_datagram_wakes_the_l
     assert poller.log == [("register", sock), ("ipoll", 1000), ("ipoll", 1000)] and seen == []
 
 
-def test_a_zero_timeout_poll_is_made_when_no_wait_came_before(monkeypatch):
+def test_a_zero_timeout_poll_is_made_when_no_blocking_wait_came_before(monkeypatch):
     r, sock, poller, core, _ = _readers(monkeypatch)
-    poller.events = [[], [(sock, 1)]]
+    poller.events = [[], [(sock, 1)], [], []]
     r(0)  # a task was ready: asyncio polls without waiting, and the loop's datagram is found
     r(0)
-    assert [e for e in poller.log if e[0] == "ipoll"] == [("ipoll", 0), ("ipoll", 0)]
+    r(-1)  # asyncio had no timer (it then polls no more after the wait)
+    r(0)
+    assert [e for e in poller.log if e[0] == "ipoll"] == [("ipoll", 0), ("ipoll", 0), ("ipoll", -1), ("ipoll", 0)]
     assert core._task_queue.pushed == [core.cur_task]
 
 
-def test_asyncios_own_streams_go_to_its_wait_without_the_loops_sockets(monkeypatch):
+def test_asyncios_own_streams_go_to_its_wait_with_the_loops_sockets_masked(monkeypatch):
     stream = object()
     r, sock, poller, core, seen = _readers(monkeypatch)
-    poller.registered.add(stream)  # e.g. a secure-channel connection asyncio waits on
+    poller.masks[stream] = 1  # e.g. a secure-channel connection asyncio waits on
     poller.events = [[(stream, 1)]]
+    core.ready = [{stream}]
     r(1000)
-    assert seen == [(0, {stream})]  # asyncio's own wait, for its stream alone
-    assert poller.registered == {sock, stream} and r.map[sock] is core.cur_task  # the loop waits on
-    assert core._task_queue.pushed == []
+    assert seen == [(0, {stream})]  # asyncio's own wait: its stream alone can report
+    assert poller.masks == {sock: 1, stream: 1} and r.map[sock] is core.cur_task  # the loop waits on
+    assert core._task_queue.pushed == ["a task of asyncio's stream"]
+    assert ("unregister", sock) not in poller.log  # masked, not taken out: nothing allocated to put it back
 
 
 def test_a_socket_no_loop_waits_for_leaves_the_poller_until_its_loop_waits_again(monkeypatch):
-    """A loop asleep after a receive error, or cancelled: its unread datagram would end
-    every later wait at once, the node spinning."""
+    """A loop asleep after a receive error: its unread datagram would end every later
+    wait at once, the node spinning."""
     r, sock, poller, core, _ = _readers(monkeypatch)
     poller.events = [[(sock, 1)], [(sock, 1)]]
     r(1000)
     r(0)
     r(1000)  # the loop was woken and has not waited since: its socket is taken out
-    assert poller.registered == set() and r.map[sock] is False
+    assert poller.registered == set() and sock not in r.map
     assert core._task_queue.pushed == [core.cur_task]
     r.read(sock)
     assert poller.registered == {sock}
 
 
-def test_a_cancelled_loop_is_not_woken(monkeypatch):
+def test_a_cancelled_loops_socket_leaves_the_poller_at_once(monkeypatch):
     r, sock, poller, core, _ = _readers(monkeypatch)
     poller.events = [[(sock, 1)]]
     core.cur_task.data.remove(core.cur_task)  # what asyncio's Task.cancel calls
+    assert poller.registered == set() and r.map == {}
     r(0)
-    assert core._task_queue.pushed == [] and r.map[sock] is r
+    assert core._task_queue.pushed == []
+
+
+def test_a_wait_without_a_timeout_returns_only_once_it_woke_a_task(monkeypatch):
+    """asyncio, with no timer, waits with no timeout and then runs the first task queued:
+    a wait that woke none (a datagram for a loop that does not wait) waits on."""
+    stream = object()
+    r, sock, poller, core, seen = _readers(monkeypatch)
+    poller.events = [[(sock, 1)], [(sock, 1)], [(stream, 1)]]
+    r(1000)  # the loop is woken, then (say) sleeps after a receive error
+    poller.masks[stream] = 1  # and asyncio waits on a stream of its own
+    core._task_queue.pushed.clear()
+    core.ready = [set(), {stream}]  # asyncio's wait finds nothing ready, then its stream
+    r(-1)
+    assert core._task_queue.pushed == ["a task of asyncio's stream"] and sock not in r.map
+    assert [e for e in poller.log if e[0] == "ipoll"][-2:] == [("ipoll", -1), ("ipoll", -1)]
+
+
+def test_the_loops_of_a_second_endpoint_share_the_first_ones_wait(monkeypatch):
+    from hal import udp
+
+    r, sock, poller, core, _ = _readers(monkeypatch)
+    other = udp.Endpoint.__new__(udp.Endpoint)
+    other.multicast = None  # pyright: ignore[reportAttributeAccessIssue]
+    sock2 = object()
+    next(other.receive_loop(sock2, None, None, None))  # pyright: ignore[reportArgumentType]
+    assert core._io_queue.wait_io_event is r and poller.registered == {sock, sock2} and sock2 in r.map
+
+
+def test_closing_an_endpoint_takes_its_sockets_out_of_the_poller(monkeypatch):
+    r, sock, poller, core, _ = _readers(monkeypatch)
+    closed = []
+    r.unicast = _Stream(closed)  # pyright: ignore[reportAttributeAccessIssue]
+    r.multicast = sock  # pyright: ignore[reportAttributeAccessIssue]
+    sock.closed = closed
+    r.close()
+    assert poller.registered == set() and r.map == {} and closed == [r.unicast, sock]

@@ -160,16 +160,17 @@ class Endpoint:
         receive), and its frame, made once, holds the try blocks."""
         own = sock is self.multicast
         queue = _core._io_queue  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
-        if queue.wait_io_event is not self:  # the first loop to start: the endpoint waits for asyncio
+        w = queue.wait_io_event
+        if not isinstance(w, Endpoint):  # the first loop to start: this endpoint waits for asyncio
             self.poller = queue.poller
-            self.wait = queue.wait_io_event  # asyncio's own
-            # socket -> the task of its loop while the loop waits; self while it does not
-            # (it runs, or sleeps after an error); False while out of the poller
+            self.wait = w  # asyncio's own
+            # socket -> the task of its loop while the loop waits, self while it does not
+            # (it runs, or sleeps after an error); a socket out of the poller is not here
             self.map = {}
-            self.woke = False  # the last wait was not a zero-timeout poll
-            queue.wait_io_event = self
+            self.woke = False  # the last wait blocked (and asyncio's zero-timeout poll follows)
+            w = queue.wait_io_event = self
         while True:
-            yield self.read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
+            yield w.read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
             try:
                 try:
                     data, src = sock.recvfrom(_MAX_DATAGRAM + 1)
@@ -202,41 +203,46 @@ class Endpoint:
                 failed(e)
 
     # -- the receive loops' wait ------------------------------------------------------
-    # The endpoint takes the place of the wait_io_event of MicroPython's asyncio I/O queue
-    # (the scheduler calls it with the time to wait). asyncio's own wait (queue_read) adds
-    # a socket to its poller at every wait and takes it out at every wake-up, allocating a
-    # list and a poll entry each time: on the host a tenth of a round trip, on a board heap
-    # churn at every datagram. Here a loop's socket stays in asyncio's poller while the loop
-    # runs, and a datagram wakes the loop waiting for it. An event of one of asyncio's own
-    # streams (a secure-channel connection, an update's download) goes to asyncio's wait,
-    # these sockets out of the poller for it (_apart).
-    # And while any task sleeps (the clock tick always does), asyncio follows each wait
-    # that ended with a second poll of zero timeout before it runs the task woken: one more
-    # system call per datagram, on a board one more lwIP select. That poll is skipped: what
-    # it would have found, the next wait finds, after this one task has run.
+    # The first endpoint whose loop starts takes the place of the wait_io_event of
+    # MicroPython's asyncio I/O queue (the scheduler calls it with the time to wait), for
+    # the loops of every endpoint. asyncio's own wait (queue_read) adds a socket to its
+    # poller at every wait and takes it out at every wake-up, allocating a list and a poll
+    # entry each time: on the host a tenth of a round trip, on a board heap churn at every
+    # datagram. Here a loop's socket stays in asyncio's poller while the loop runs, and a
+    # datagram wakes the loop waiting for it. An event of one of asyncio's own streams (a
+    # secure-channel connection, an update's download) goes to asyncio's wait, these
+    # sockets masked for it (_apart): nothing allocated in the scheduler, where running out
+    # of heap would stop every task. A timer must run beside the loops (the node's clock
+    # tick): asyncio does not count these sockets when it asks whether anything can wake it.
+    # And while any task sleeps, asyncio follows each wait that ended with a second poll of
+    # zero timeout before it runs the task woken: one more system call per datagram, on a
+    # board one more lwIP select. That poll is skipped: what it would have found, the next
+    # wait finds, after this one task has run.
     # (Methods of the endpoint, not a class of their own: a class costs heap that a 64K node
     # does not have to spare.)
     def read(self, sock):
         """The current task (a receive loop) waits for sock's next datagram: it yields next."""
         t = _core.cur_task  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
-        if self.map.get(sock, False) is False:
-            self.poller.register(sock, _POLLIN)
+        if sock not in self.map:
+            self.poller.register(sock, _POLLIN)  # (in the loop, as asyncio's own wait: not the scheduler)
         self.map[sock] = t
         t.data = self  # what asyncio's Task.cancel calls remove on
 
     def remove(self, task):
-        """asyncio's Task.cancel of a waiting loop (the task's data): it waits no more."""
+        """asyncio's Task.cancel of a waiting loop (the task's data): its socket leaves the
+        poller, so a datagram for a loop that is gone cannot wake the scheduler."""
         m = self.map
         for s in m:
             if m[s] is task:
-                m[s] = self
+                m[s] = None
+        self._out()
 
     def __call__(self, dt):
         # (11 words of frame, no heap: see the note above Node.receive in echonet/node.py)
         if dt == 0 and self.woke:
             self.woke = False
             return
-        self.woke = dt != 0
+        self.woke = dt > 0  # (after a wait with no timeout, asyncio polls no more)
         for s, t in self.poller.ipoll(dt):
             t = self.map.get(s)
             if t is None or (t is self and dt):  # asyncio's stream; a socket no loop waits for
@@ -246,22 +252,45 @@ class Endpoint:
                 _core._task_queue.push(t)  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
 
     def _apart(self, dt):
-        """asyncio's wait for its own streams, these sockets out of the poller for it (it
-        knows nothing of them; their datagrams are found at the next poll). After a wait
-        that blocked, a socket whose loop did not wait stays out until the loop waits again
-        (read): else every poll would end at once."""
-        p = self.poller
-        m = self.map
-        for s in m:
-            if m[s] is not False:
-                p.unregister(s)
+        """asyncio's wait for its own streams, with these sockets masked (it knows nothing
+        of them; their datagrams are found at the next poll). After a wait that blocked, a
+        socket whose loop did not wait leaves the poller until the loop waits again (read):
+        else each poll would end at once. A wait without a timeout (asyncio has no timer)
+        returns only once it has woken a task, as asyncio's own: asyncio then runs one."""
+        # (no locals besides s: 11 words of frame, none allocated for a stream's every event)
+        if dt:
+            for s in self.map:
+                if self.map[s] is self:
+                    self.map[s] = None
+            self._out()
+        for s in self.map:
+            self.poller.modify(s, 0)
         self.wait(0)
-        for s in m:
-            if m[s] is self and dt:
-                m[s] = False
-            elif m[s] is not False:
-                p.register(s, _POLLIN)
+        for s in self.map:
+            self.poller.modify(s, _POLLIN)
+        if dt < 0 and not _core._task_queue.peek():  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
+            self(dt)
+
+    def _out(self):
+        """The sockets marked None leave the poller and the map (allocating nothing)."""
+        m = self.map
+        again = True
+        while again:
+            again = False
+            for s in m:
+                if m[s] is None:
+                    self.poller.unregister(s)
+                    del m[s]
+                    again = True
+                    break  # (the dict changed: iterate afresh)
 
     def close(self):
+        w = getattr(_core, "_io_queue", None)
+        w = getattr(w, "wait_io_event", None)
+        if isinstance(w, Endpoint):  # out of the poller first: a closed socket there would end every poll
+            for s in (self.unicast, self.multicast):
+                if s in w.map:
+                    w.map[s] = None
+            w._out()
         self.unicast.close()
         self.multicast.close()

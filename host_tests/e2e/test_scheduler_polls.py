@@ -3,8 +3,10 @@ sleeps (as the clock tick always does), where MicroPython's scheduler alone poll
 no datagram waits behind tasks that are always ready to run, and a socket whose loop is
 gone does not keep the scheduler polling (hal/udp.py, Endpoint.read)."""
 import os
+import socket
 import subprocess
 import sys
+import time
 
 from .harness import FIRMWARE_MAIN
 
@@ -61,10 +63,24 @@ async def spin():
 
 async def main():
     loops = [asyncio.create_task(ep.receive_loop(s, handle, print, print)) for s in (ep.unicast, ep.multicast)]
-    asyncio.create_task(tick())
+    if mode != "notimer":
+        asyncio.create_task(tick())
     if mode == "busy":
         asyncio.create_task(spin())
     await asyncio.sleep_ms(50)  # every task at its first wait
+    if mode == "notimer":  # no timer at all: asyncio waits with no timeout, on its listener
+        async def conn(r, w):
+            w.close()
+            done.set()
+
+        await asyncio.start_server(conn, addr, 3611)
+        loops[0].cancel()
+        await asyncio.sleep_ms(10)
+        c.sendto(b"0", to)  # for the loop that is gone
+        print("waiting")
+        await done.wait()
+        print("connected")
+        return
     if mode == "cancel":  # a datagram for a loop that is gone, then a new loop for its socket
         loops[0].cancel()
         await asyncio.sleep_ms(10)
@@ -122,3 +138,26 @@ def test_a_datagram_no_loop_waits_for_does_not_keep_the_scheduler_polling(tmp_pa
     # 300 ms asleep: a poll or two; a socket left in the poller would end every wait at
     # once, thousands of polls
     assert polls <= 5, polls
+
+
+def test_a_wait_with_no_timer_goes_on_past_a_datagram_no_loop_takes(tmp_path, address_pool):
+    """With no timer, asyncio waits with no timeout and then runs the task the wait woke:
+    a datagram for a cancelled loop must not end that wait (its socket left the poller at
+    the cancel; a wait that ended waking none would make asyncio pop an empty queue and
+    stop), and the next event of asyncio's own listener is served."""
+    addr, ctrl = address_pool.pair()
+    script = tmp_path / "polls.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, MICROPYPATH="%s:%s:.frozen" % (tmp_path, FIRMWARE))
+    p = subprocess.Popen([MICROPYTHON, "-X", "heapsize=256K", str(script), addr, ctrl, "1", "notimer"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert p.stdout is not None
+        assert p.stdout.readline().strip() == "waiting"
+        time.sleep(0.3)  # the datagram arrives while asyncio waits on its listener alone
+        assert p.poll() is None, p.stdout.read()
+        socket.create_connection((addr, 3611), timeout=5).close()
+        out = p.communicate(timeout=10)[0]
+    finally:
+        p.kill()
+    assert p.returncode == 0 and out.split() == ["connected"], out

@@ -37,8 +37,8 @@ class UartHeater(WaterHeaterAppliance):
 class ModbusEV(EVAppliance):
     """Passes the settings on; never reads the unit's mode back."""
 
-    charge_w = (1000, 6000)
-    discharge_w = (1000, 6000)
+    charge_w: tuple = (1000, 6000)
+    discharge_w: tuple = (1000, 6000)
     connected = True
     capacity_wh = 40000
     stored_wh = 20000.0
