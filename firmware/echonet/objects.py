@@ -175,8 +175,14 @@ class EchonetObject:
 
     def driver_fault(self, on):
         """The node found the appliance's driver failing (it raised) or working again: the
-        fault status 0x88. A class with faults of its own reports them here too."""
+        fault status 0x88 and, in a class that has it, the fault description 0x89: the
+        driver's `fault_description` as the fault begins if it is a code of the Appendix
+        (1 to 0x3FF), else 0x3FF (fault); 0 (no fault) once it works. A class with faults
+        of its own reports them here too."""
         self.put(0x88, 0x41 if on else 0x42)
+        if 0x89 in self.gets:
+            c = getattr(getattr(self, "appliance", None), "fault_description", None)
+            self.put(0x89, (c if type(c) is int and 0 < c <= 0x3FF else 0x3FF) if on else 0)
 
     def clock_moved(self, delta, now):
         """A controller set the clock (0x97/0x98): every time is `delta` seconds later

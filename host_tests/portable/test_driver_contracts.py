@@ -1,9 +1,10 @@
 """What the objects take from a driver: a setting it took is what ECHONET reads until the
 unit's own reading says otherwise (water heater, EV charger), a water-heater command that
 answers neither True nor False is a fault, not a silent refusal, a battery's type and
-grid connection are the driver's, ratings no field can hold are refused and values
-derived past a field's top are clipped (drready/water_heater.py, ev_charger.py,
-battery.py, hybrid_heater.py)."""
+grid connection are the driver's, ratings no field can hold are refused, values
+derived past a field's top are clipped, and a fault's description is the driver's code
+(drready/water_heater.py, ev_charger.py, battery.py, hybrid_heater.py;
+echonet/objects.py driver_fault)."""
 from drready.battery import StorageBattery
 from drready.ev_charger import EVAppliance, EVChargerDischarger
 from drready.hybrid_heater import HybridWaterHeater, SimHybridHeater
@@ -163,3 +164,29 @@ def test_ratings_whose_current_or_dr_amount_goes_past_the_field_are_clipped_at_i
     heater = HybridWaterHeater(1, ID, Overplanned(), T0)
     heater.tick(T0 + 60)
     assert heater.get(0xF0) == h("00000000 FFFFFFFD")
+
+
+def test_the_fault_description_is_the_drivers_code_while_the_fault_stands():
+    a = MeteredBattery(1)
+    node, net, _ = make(StorageBattery(1, ID, a, T0))
+    battery = node.devices[0]
+    assert battery.get(0x89) == h("0000")
+    a.down = True
+    a.fault_description = 0x1E  # a sensor: the driver's diagnosis, set before it raises
+    node.tick(T0 + 1)
+    assert battery.get(0x88) == h("41") and battery.get(0x89) == h("001E")
+    a.down = False
+    node.tick(T0 + 2)
+    assert battery.get(0x88) == h("42") and battery.get(0x89) == h("0000")
+    for code in (0x400, 0, "E12", None, True):  # not a code of the Appendix: fault, no detail
+        a.down = True
+        a.fault_description = code
+        node.tick(T0 + 3)
+        assert battery.get(0x89) == h("03FF"), code
+        a.down = False
+        node.tick(T0 + 4)
+    ev = ModbusEV()
+    node, net, _ = make(EVChargerDischarger(1, ID, ev, T0))
+    ev.step = lambda now: 1 / 0  # pyright: ignore[reportAttributeAccessIssue]  (a driver with no code to give)
+    node.tick(T0 + 1)
+    assert node.devices[0].get(0x89) == h("03FF")
