@@ -71,6 +71,7 @@ class BatteryAppliance:
     state = _STANDBY  # what it is actually doing (0xCF)
     charged_wh = 0.0  # cumulative AC energy in / out
     discharged_wh = 0.0
+    fault_description = 0  # 0x89 while a step raises: the Appendix's code (1..0x3FF), else 0x3FF
 
     def step(self, now):
         """Refresh the measured attributes (echonet/objects.py: appliance drivers)."""

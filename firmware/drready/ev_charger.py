@@ -108,6 +108,7 @@ class EVAppliance:
     mode = _STANDBY  # 0xDA as the appliance holds it (it may change it, e.g. on departure)
     charged_wh = 0  # cumulative AC Wh (int)
     discharged_wh = 0
+    fault_description = 0  # 0x89 while a step raises: the Appendix's code (1..0x3FF), else 0x3FF
     vehicle_id = b""
 
     def step(self, now):

@@ -180,7 +180,7 @@ def test_the_fault_description_is_the_drivers_code_while_the_fault_stands():
     assert battery.get(0x88) == h("42") and battery.get(0x89) == h("0000")
     for code in (0x400, 0, "E12", None, True):  # not a code of the Appendix: fault, no detail
         a.down = True
-        a.fault_description = code
+        a.fault_description = code  # pyright: ignore[reportAttributeAccessIssue]  (a driver breaking the contract)
         node.tick(T0 + 3)
         assert battery.get(0x89) == h("03FF"), code
         a.down = False
