@@ -264,6 +264,15 @@ def test_receive_loop_survives_socket_errors_and_a_failing_handler(monkeypatch):
     assert r.slept == [100]  # and a pause after a real one, so a broken socket cannot spin
 
 
+def test_receive_loop_ends_when_its_socket_is_closed(monkeypatch):
+    """EBADF: the endpoint was closed (Endpoint.close) while the loop was queued to run; it
+    ends rather than put the closed socket back in the poller and log every 100 ms."""
+    import errno
+
+    with pytest.raises(StopIteration):
+        _loop(monkeypatch, [OSError(errno.EBADF), (b"never", ("192.168.1.9", 3610))])
+
+
 def test_receive_loop_on_the_unicast_socket_keeps_what_comes_from_our_address(monkeypatch):
     own = bytes([2, 0, 0x0E, 0x1A, 192, 168, 1, 5]) + bytes(8)  # e.g. a controller on this host
     r = _loop(monkeypatch, [(b"local", own)])
@@ -329,6 +338,21 @@ def test_asyncios_own_streams_go_to_its_wait_with_the_loops_sockets_masked(monke
     assert poller.masks == {sock: 1, stream: 1} and r.map[sock] is core.cur_task  # the loop waits on
     assert core._task_queue.pushed == ["a task of asyncio's stream"]
     assert ("unregister", sock) not in poller.log  # masked, not taken out: nothing allocated to put it back
+
+
+def test_a_busy_stream_reported_first_does_not_hide_a_datagram(monkeypatch):
+    """An update download or a TLS session that always has data, ahead of the UDP socket in
+    the poll's order: the datagram's loop is woken in the same wait, and its socket stays
+    in the poller."""
+    stream = object()
+    r, sock, poller, core, seen = _readers(monkeypatch)
+    poller.masks[stream] = 1
+    poller.events = [[(stream, 1), (sock, 1)]]
+    core.ready = [{stream}]
+    r(1000)
+    assert core._task_queue.pushed == [core.cur_task, "a task of asyncio's stream"]
+    assert seen == [(0, {stream})] and poller.registered == {sock, stream} and r.map[sock] is r
+    assert ("unregister", sock) not in poller.log
 
 
 def test_a_socket_no_loop_waits_for_leaves_the_poller_until_its_loop_waits_again(monkeypatch):

@@ -176,6 +176,7 @@ def main(argv=None):
             heap.append((time.monotonic() - start, st["heap_alloc"]))
     except (DemoError, RuntimeError, secure.SecureError, TimeoutError) as e:  # it did not start, or stopped answering
         print("soak: FAIL: %s" % e, file=sys.stderr)
+        print("soak: the node's last lines:\n  " + "\n  ".join(list(node.lines)[-20:]), file=sys.stderr)
         return 1
     finally:
         node.stop()

@@ -191,6 +191,8 @@ class Endpoint:
                     if len(data) > _LEAN_DATAGRAM:
                         data = b""
             except OSError as e:
+                if e.args[0] == errno.EBADF:  # the endpoint was closed: the loop ends
+                    return
                 if e.args[0] != errno.EAGAIN:  # e.g. an ICMP error: lose a datagram, not the node
                     log("receive error %s" % (e,))
                     yield from asyncio.sleep_ms(100)  # pyright: ignore[reportAttributeAccessIssue] (MicroPython)
@@ -242,27 +244,28 @@ class Endpoint:
         if dt == 0 and self.woke:
             self.woke = False
             return
-        self.woke = dt > 0  # (after a wait with no timeout, asyncio polls no more)
-        for s, t in self.poller.ipoll(dt):
+        self.woke = dt > 0
+        for s, t in self.poller.ipoll(dt):  # every event of the poll: a busy stream must not hide a datagram
             t = self.map.get(s)
-            if t is None or (t is self and dt):  # asyncio's stream; a socket no loop waits for
-                return self._apart(dt)  # (the poller changes only once this poll is left)
-            if t is not self:
+            if t is None:
+                self.woke = None  # (a mark: one of asyncio's streams, for _apart below)
+            elif t is not self:
                 self.map[s] = self
                 _core._task_queue.push(t)  # pyright: ignore[reportOptionalMemberAccess] (MicroPython)
+            elif dt:  # no loop waits for it: out of the poller (_apart), or each poll would end at once
+                self.map[s] = None
+                self.woke = None
+        if self.woke is None:  # (the poller changes only once its iteration is over)
+            self.woke = dt > 0
+            self._apart(dt)
 
     def _apart(self, dt):
-        """asyncio's wait for its own streams, with these sockets masked (it knows nothing
-        of them; their datagrams are found at the next poll). After a wait that blocked, a
-        socket whose loop did not wait leaves the poller until the loop waits again (read):
-        else each poll would end at once. A wait without a timeout (asyncio has no timer)
+        """The sockets no loop waits for (marked None) leave the poller until their loop
+        waits again (read); asyncio's wait serves its own streams, with these sockets
+        masked (it knows nothing of them). A wait without a timeout (asyncio has no timer)
         returns only once it has woken a task, as asyncio's own: asyncio then runs one."""
         # (no locals besides s: 11 words of frame, none allocated for a stream's every event)
-        if dt:
-            for s in self.map:
-                if self.map[s] is self:
-                    self.map[s] = None
-            self._out()
+        self._out()
         for s in self.map:
             self.poller.modify(s, 0)
         self.wait(0)
