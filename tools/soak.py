@@ -150,17 +150,21 @@ def main(argv=None):
                     heap.append((now - start, st["heap_alloc"]))
                     next_status += STATUS_EVERY_S
                 if now >= next_set:
+                    next_set += 1
                     if rnd.random() < 0.5 and cmds:
                         eoj, e, v = rnd.choice(cmds)
                         edt = v if isinstance(v, bytes) else bytes((v,))
                     else:  # write back what it reads
                         eoj, e = rnd.choice(writes)
-                        edt = ctl.request(args.addr, eoj, el.GET, [(e, b"")], TIMEOUT_S).props[0][1]
+                        try:
+                            edt = ctl.request(args.addr, eoj, el.GET, [(e, b"")], TIMEOUT_S).props[0][1]
+                        except TimeoutError:
+                            lost.append("Get %06X %02X" % (eoj, e))
+                            continue
                     try:
                         count("set", eoj, ctl.request(args.addr, eoj, el.SETC, [(e, edt)], TIMEOUT_S).esv)
                     except TimeoutError:
                         lost.append("SetC %06X %02X" % (eoj, e))
-                    next_set += 1
                 if now >= next_report:
                     print("soak: %.0f min, %d requests, %d unanswered, heap %s" % (
                         (now - start) / 60, sum(counts.values()), len(lost), heap[-1][1] if heap else "?"), flush=True)
@@ -186,7 +190,8 @@ def main(argv=None):
 
 
 def report(args, node, counts, heap, lost, rc):
-    errors = [line for line in node.lines if line.startswith(("ERROR", "Traceback", "tick skipped", "receive error"))]
+    errors = [line for line in node.lines
+              if line.startswith(("ERROR", "Traceback", "tick skipped", "receive error", "error handling frame"))]
     print("\nsoak: %.1f min at SPEED=%s (%.1f simulated days), HEAP=%s, objects %s" % (
         args.minutes, args.speed, args.minutes * 60 * float(args.speed) / 86400, args.heap, args.objects))
     print("%-4s %-8s %-10s %8s" % ("", "object", "reply", "count"))
