@@ -61,7 +61,7 @@ MAX_VERIFY_MS = 10.0
 REGISTRY = os.path.join(ROOT, "firmware", "drready", "registry.py")
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-from tools import bench_tls, bench_update, romfs  # noqa: E402  (the peak heap of an update; the secure channel)
+from tools import bench_tls, bench_update, el, romfs  # noqa: E402  (the peak heap of an update; the secure channel)
 
 PORT = 3610
 CORE = 0  # the servers' core; the load generator's too for one request outstanding
@@ -929,22 +929,9 @@ def crypto_figures(log):
 # -- main -------------------------------------------------------------------------------
 def pick_net():
     """A /24 in 127/8 where nothing holds port 3610 on the addresses this run uses."""
-    rnd = random.Random(os.getpid() ^ time.time_ns())
     hosts = [H_NODE, H_ECHO, H_UECHO, H_SMALL, H_HEAP, H_ECHO_TICK, H_TLS, H_TLS_CLIENT] + list(H_CLIENT.values())
-    net = None
-    for _ in range(30):
-        net = "127.%d.%d." % (rnd.randint(64, 250), rnd.randint(1, 250))
-        free = True
-        for h in hosts:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                try:
-                    s.bind((net + str(h), PORT))
-                except OSError:
-                    free = False
-                    break
-        if free:
-            return net
-    return net  # something holds the wildcard address: go on, every socket here is specific
+    # none free: something holds the wildcard address; go on, every socket here is specific
+    return el.free_net(hosts) or "127.%d.%d." % (random.randint(64, 250), random.randint(1, 250))
 
 
 def registry_classes():

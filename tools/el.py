@@ -10,6 +10,8 @@ Plain UDP has no authentication: a node accepts Set from it only if its operator
 this controller's address in `legacy_write`.
 """
 
+import os
+import random
 import select
 import socket
 import time
@@ -190,6 +192,22 @@ def group_listener(iface_addr, group=GROUP, port=PORT):
 
 
 def _urandom2():
-    import os
-
     return os.urandom(2)
+
+
+def free_net(hosts, ports=((socket.SOCK_DGRAM, PORT),)):
+    """A /24 of 127/8 ("127.a.b.") where each of `hosts` (last bytes) binds on each of
+    `ports` ((socket type, port) pairs), so a tool's nodes and controllers run beside
+    anything else on the machine; None when 30 tries found none."""
+    rnd = random.Random(os.getpid() ^ time.time_ns())
+    for _ in range(30):
+        net = "127.%d.%d." % (rnd.randint(64, 250), rnd.randint(1, 250))
+        try:
+            for h in hosts:
+                for kind, port in ports:
+                    with socket.socket(socket.AF_INET, kind) as s:
+                        s.bind((net + str(h), port))
+        except OSError:
+            continue
+        return net
+    return None

@@ -51,20 +51,12 @@ COMMANDS = [
 
 
 def free_pair():
-    """A node and a controller address on a /24 of 127/8 where nothing holds the node's
-    ports (UDP 3610, TCP 3611), so a soak runs beside anything else on this machine."""
-    rnd = random.Random(os.getpid() ^ time.time_ns())
-    for _ in range(30):
-        net = "127.%d.%d." % (rnd.randint(64, 250), rnd.randint(1, 250))
-        try:
-            for host in (net + "61", net + "62"):
-                for kind, port in ((socket.SOCK_DGRAM, 3610), (socket.SOCK_STREAM, 3611)):
-                    with socket.socket(socket.AF_INET, kind) as s:
-                        s.bind((host, port))
-        except OSError:
-            continue
-        return net + "61", net + "62"
-    raise SystemExit("soak: no free loopback addresses found; give --addr and --ctrl")
+    """A node and a controller address where nothing holds the node's ports (UDP 3610, TCP
+    3611), so a soak runs beside anything else on this machine."""
+    net = el.free_net((61, 62), ((socket.SOCK_DGRAM, 3610), (socket.SOCK_STREAM, 3611)))
+    if net is None:
+        raise SystemExit("soak: no free loopback addresses found; give --addr and --ctrl")
+    return net + "61", net + "62"
 
 
 def parse(argv):
