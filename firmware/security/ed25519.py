@@ -12,19 +12,22 @@ What is refused (beyond a signature that does not verify):
 - a small-order A or R: [8]A or [8]R is the identity (the eight points of order 1, 2,
   4 and 8). A signature under such a key proves nothing about its holder.
 
-Equation: cofactorless, [S]B - [k]A == R, checked as an exact point equality against
-the decoded R (so it equals comparing encodings: R is canonical). This is what OpenSSL
+Equation: cofactorless, [S]B - [k]A == R, an exact point equality with the decoded R
+(so it equals comparing encodings: R is canonical), for every A and R on the curve, of
+any order (verify says why the shorter scalars change nothing). This is what OpenSSL
 (and so `cryptography`) and libsodium check. For honest signatures it agrees with the
 cofactored [8][S]B == [8]R + [8][k]A; the two can only disagree for a public key with a
 torsion component, and keys here are root and update keys the manufacturer made.
 
-How it is fast enough: extended coordinates (X:Y:Z:T) on the a = -1 twisted Edwards
-curve (Hisil-Wong-Carter-Dawson 2008: dbl-2008-hwcd, add-2008-hwcd-3), one joint
-double-and-add loop over width-4 NAF digits of S and k (Straus/Shamir), with the odd
-multiples 1B, 3B, 5B, 7B and 1(-A)..7(-A) made per call. About 253 doublings and 100
-additions, plus two exponentiations for the square roots; no division (see _mul) and
-no pow(), so nothing depends on the port's three-argument pow. Nothing is kept between
-calls: the module holds its code and nine constants.
+How it is fast enough: the equation is checked with scalars half as long (Pornin 2020,
+lattice basis reduction: see verify), so about 130 doublings instead of 253; extended
+coordinates (X:Y:Z:T) on the a = -1 twisted Edwards curve (Hisil-Wong-Carter-Dawson 2008:
+dbl-2008-hwcd, add-2008-hwcd-3), one joint double-and-add loop over width-4 NAF digits of
+the four scalars (Straus/Shamir), with the odd multiples 1, 3, 5, 7 of each point made per
+call. About 130 doublings and 105 additions, plus two exponentiations for the square
+roots; no division (see _mul) and no pow(), so nothing depends on the port's
+three-argument pow. Nothing is kept between calls: the module holds its code and eleven
+constants.
 """
 
 from security.sha512 import sha512
@@ -37,6 +40,10 @@ _SQRT_M1 = 196811613767075059568070793049885420154460665159238901627440210731238
 # base point B (RFC 8032 §5.1)
 _BX = 15112221349535400772501151409588531511454012693041857206046113283949847762202
 _BY = 46316835694926478169428394003475163141307993866256225615783033603165251855960
+# B' = [2^128]B, for the upper half of the scalar of B (host_tests/portable/test_ed25519.py
+# doubles B 128 times to check it)
+_B2X = 34445898214599204196824587830670445739267303633182408050117152659121903233060
+_B2Y = 43048524062920118298805915568484795959327268000798232147099016825120495085163
 _M = (1 << 255) - 1
 
 _W = 4  # NAF width: tables hold the odd multiples 1, 3, 5, 7 (width 5 is no faster, 2 KB bigger)
@@ -164,18 +171,18 @@ def _table(x, y):
     return out
 
 
-def _naf(k):
-    """Width-_W NAF of 0 <= k < 2^255, as 256 signed digits in a bytearray (two's
+def _naf(k, n):
+    """Width-_W NAF of 0 <= k < 2^(n-1), as n signed digits in a bytearray (two's
     complement bytes), least significant first. Every nonzero digit is odd, below
     2^(_W-1) in size, and followed by at least _W-1 zeros."""
-    b = k.to_bytes(32, "little") + b"\x00\x00"
-    out = bytearray(256)
+    b = k.to_bytes((n >> 3) + 2, "little")
+    out = bytearray(n)
     width = 1 << _W
     mask = width - 1
     half = width >> 1
     carry = 0
     pos = 0
-    while pos < 256:
+    while pos < n:
         j = pos >> 3
         v = (((b[j] | b[j + 1] << 8) >> (pos & 7)) & mask) + carry
         if not v & 1:
@@ -192,21 +199,42 @@ def _naf(k):
     return out
 
 
-def _double_scalar(s, k, ta):
-    """(X, Y, Z) of [s]B + [k]Q, where ta = _table(Q). The field products are written
-    out (see _mul): one fold for the values that only go into sums, two for the rest.
-    The table of B is made per call (about 0.1 ms), not kept: no heap is held between
-    verifications."""
+def _half(k):
+    """(c0, c1) with c0 = c1 k (mod 8L), c1 odd and 0 < c1 < L, both about 2^127 in size
+    (Pornin 2020: Optimizing Ed25519 signature verification via lattice basis reduction).
+    The extended Euclid of 8L and k gives r = t k (mod 8L) at every step; the steps where r
+    drops below 2^128 give the shortest pairs. Two consecutive t are coprime, so of those
+    pairs one has an odd t; if both do, the shorter is taken."""
+    r0, r1 = 8 * L, k
+    t0, t1 = 0, 1
+    while r1 >> 128:
+        q = r0 // r1
+        r0, r1 = r1, r0 - q * r1
+        t0, t1 = t1, t0 - q * t1
+    if t1 & 1:
+        c0, c1 = r1, t1
+    else:  # t0 is odd, and so is the next step's t
+        c0, c1 = r0, t0
+        if r1:
+            q = r0 // r1
+            r2, t2 = r0 - q * r1, t0 - q * t1
+            if max(r2, abs(t2)) < max(r0, abs(t0)):
+                c0, c1 = r2, t2
+    if c1 < 0:
+        c0, c1 = -c0, -c1
+    return c0, c1
+
+
+def _combine(parts, n):
+    """(X, Y, Z) of the sum of [k]Q over parts, a list of (NAF digits of k, _table(Q)),
+    digits n long. The field products are written out (see _mul): one fold for the values
+    that only go into sums, two for the rest."""
     m = _M
-    tb = _table(_BX, _BY)
-    ns = _naf(s)
-    nk = _naf(k)
-    i = 255
-    while i >= 0 and not ns[i] and not nk[i]:
-        i -= 1
-    X, Y, Z, T = 0, 1, 1, 0
+    X, Y, Z = 0, 1, 1
+    e = h = 0
+    i = n - 1
     while i >= 0:
-        # doubling (dbl-2008-hwcd, a = -1); T only if an addition follows
+        # doubling (dbl-2008-hwcd, a = -1); its T (e h) only if an addition follows
         a = X * X
         a = (a & m) + (a >> 255) * 19
         b = Y * Y
@@ -230,51 +258,19 @@ def _double_scalar(s, k, ta):
         Z = f * g
         Z = (Z & m) + (Z >> 255) * 19
         Z = (Z & m) + (Z >> 255) * 19
-        dk = nk[i]
-        ds = ns[i]
-        if dk or ds:
+        for digits, tab in parts:
+            d = digits[i]
+            if not d:
+                continue
+            # + or - the odd multiple |d| of Q (add-2008-hwcd-3 against a cached point)
+            if d < 128:
+                c0, c1, c2, c3 = tab[d >> 1]
+            else:
+                c1, c0, c2, c3 = tab[(256 - d) >> 1]
+                c2 = -c2
             T = e * h
             T = (T & m) + (T >> 255) * 19
             T = (T & m) + (T >> 255) * 19
-        if dk:
-            # + or - the odd multiple |dk| of Q (add-2008-hwcd-3 against a cached point)
-            if dk < 128:
-                c0, c1, c2, c3 = ta[dk >> 1]
-            else:
-                c1, c0, c2, c3 = ta[(256 - dk) >> 1]
-                c2 = -c2
-            a = (Y - X) * c0
-            a = (a & m) + (a >> 255) * 19
-            b = (Y + X) * c1
-            b = (b & m) + (b >> 255) * 19
-            c = T * c2
-            c = (c & m) + (c >> 255) * 19
-            d = Z * c3
-            d = (d & m) + (d >> 255) * 19
-            e = b - a
-            f = d - c
-            g = d + c
-            h = b + a
-            X = e * f
-            X = (X & m) + (X >> 255) * 19
-            X = (X & m) + (X >> 255) * 19
-            Y = g * h
-            Y = (Y & m) + (Y >> 255) * 19
-            Y = (Y & m) + (Y >> 255) * 19
-            Z = f * g
-            Z = (Z & m) + (Z >> 255) * 19
-            Z = (Z & m) + (Z >> 255) * 19
-            if ds:
-                T = e * h
-                T = (T & m) + (T >> 255) * 19
-                T = (T & m) + (T >> 255) * 19
-        if ds:
-            # the same for the odd multiple |ds| of B
-            if ds < 128:
-                c0, c1, c2, c3 = tb[ds >> 1]
-            else:
-                c1, c0, c2, c3 = tb[(256 - ds) >> 1]
-                c2 = -c2
             a = (Y - X) * c0
             a = (a & m) + (a >> 255) * 19
             b = (Y + X) * c1
@@ -326,6 +322,26 @@ def verify(public_key, message, signature):
     if r is None or _small_order(r[0], r[1]):
         return False
     k = _challenge(rb, public_key, message)
-    # [S]B + [k](-A) == R  <=>  X == xR Z and Y == yR Z
-    X, Y, Z = _double_scalar(s, k, _table(P - a[0], a[1]))
-    return (X - r[0] * Z) % P == 0 and (Y - r[1] * Z) % P == 0
+    # [S]B - [k]A == R  <=>  [c1]([S]B - [k]A - R) == identity, c1 odd (below). With
+    # c0 = c1 k (mod 8L), the group's order, that is [c1 S mod L]B - [c0]A - [c1]R, whose
+    # scalars are half as long: half the doublings. [c1 S mod L]B is split in two at
+    # bit 128, as [lo]B + [hi]B', B' = [2^128]B. Exactly the cofactorless equation, for
+    # any A and R on the curve: [c1]P is the identity only if P is, as c1 is odd and
+    # below L, so prime to the order 8L.
+    c0, c1 = _half(k)
+    s = c1 * s % L
+    ax = a[0] if c0 < 0 else P - a[0]  # -[c0]A = [|c0|](-A) for c0 >= 0, [|c0|]A below 0
+    c0 = abs(c0)
+    n = 129  # digits: enough for scalars below 2^128 (the two halves), more if c0 or c1 is longer
+    while (c0 | c1) >> (n - 1):
+        n += 1
+    X, Y, Z = _combine(
+        (
+            (_naf(s & ((1 << 128) - 1), n), _table(_BX, _BY)),
+            (_naf(s >> 128, n), _table(_B2X, _B2Y)),
+            (_naf(c0, n), _table(ax, a[1])),
+            (_naf(c1, n), _table(P - r[0], r[1])),
+        ),
+        n,
+    )
+    return X % P == 0 and (Y - Z) % P == 0

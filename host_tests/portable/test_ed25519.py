@@ -8,6 +8,7 @@ import json
 
 from security import ed25519
 from security.ed25519 import L, P, decode_point, verify
+from security.sha512 import sha512
 
 from .support import h
 
@@ -186,11 +187,108 @@ def test_the_identity_forgery_needs_the_small_order_check():
     # A = identity, R = identity, S = 0: [0]B - [k]A = identity = R for every message,
     # so the equation holds; only the small-order check refuses it.
     ident = h(SMALL_ORDER[0])
-    ta = ed25519._table(0, 1)
-    X, Y, Z = ed25519._double_scalar(0, 12345, ta)
+    X, Y, Z = ed25519._combine(((ed25519._naf(12345, 20), ed25519._table(0, 1)),), 20)
     assert X % P == 0 and (Y - Z) % P == 0
     for msg in (b"", b"any message at all"):
         assert not verify(ident, msg, ident + bytes(32))
+
+
+# Points by plain double-and-add (the module's _add), independent of the verifier's loop.
+def _point(x, y):
+    return (x, y, 1, x * y % P)
+
+
+def _decoded(enc):
+    pt = decode_point(h(enc))
+    assert pt is not None
+    return _point(pt[0], pt[1])
+
+
+def _mult(k, q):
+    acc = (0, 1, 1, 0)
+    while k:
+        if k & 1:
+            acc = ed25519._add(acc, q)
+        q = ed25519._add(q, q)
+        k >>= 1
+    return acc
+
+
+def _plus(p1, p2):
+    return ed25519._add(p1, p2)
+
+
+def _encode(pt):
+    X, Y, Z, _T = pt
+    zi = pow(Z % P, P - 2, P)
+    x = X * zi % P
+    y = Y * zi % P
+    return le(y | (x & 1) << 255)
+
+
+B = _point(ed25519._BX, ed25519._BY)
+
+
+def test_b_prime_is_b_doubled_128_times():
+    assert _encode(_mult(1 << 128, B)) == _encode(_point(ed25519._B2X, ed25519._B2Y))
+
+
+def test_half_length_scalars():
+    # c0 = c1 k (mod 8L), c1 odd and below L; both near 2^127 for k from a hash, as in
+    # verify. For a k whose lattice has an unusually short vector (L - 1, a small k)
+    # still right, only longer.
+    n = 8 * L
+    hashed = [int.from_bytes(sha512(b"k %d" % i).digest(), "little") % L for i in range(300)]
+    odd = [0, 1, 2, 3, 8, 2**127, 2**128 - 1, 2**128, 2**128 + 1, L - 1, L - 8, 2**252, n // 3 % L]
+    longest = 0
+    for k in odd + hashed:
+        c0, c1 = ed25519._half(k)
+        assert (c0 - c1 * k) % n == 0, k
+        assert c1 & 1 and 0 < c1 < L, k
+        if k in hashed:
+            longest = max(longest, abs(c0), c1)
+    assert 2**126 < longest < 2**136
+
+
+def test_torsion_in_a_and_r_gives_the_cofactorless_answer():
+    # The shorter scalars hold the equation [S]B - [k]A == R exactly, also for points with
+    # a component of small order, where the cofactored equation would differ. A = [a]B + T
+    # with T of order 8, R = [r]B - [g]T, S = r + k a: then [S]B - [k]A = [r]B - [k]T,
+    # which is R exactly when k = g (mod 8). Each g is tried until one signature holds
+    # (k depends on R), and one that does not.
+    t8 = _decoded(SMALL_ORDER[4])
+    a = 0x1234567890ABCDEF1234567890ABCDEF1234567890ABCDEF % L
+    A = _plus(_mult(a, B), t8)
+    a_enc = _encode(A)
+    r = 0xFEDCBA0987654321FEDCBA0987654321FEDCBA0987654321 % L
+    rb = _mult(r, B)
+    neg_t8 = _point(P - t8[0], t8[1])
+    held = refused = 0
+    for m in range(40):
+        msg = b"torsion %d" % m
+        for g in range(8):
+            R = _plus(rb, _mult(g, neg_t8))
+            r_enc = _encode(R)
+            k = ed25519._challenge(r_enc, a_enc, msg)
+            sig = r_enc + le((r + k * a) % L)
+            assert verify(a_enc, msg, sig) == (k % 8 == g), (m, g)
+            if k % 8 == g:
+                held += 1
+            else:
+                refused += 1
+        if held >= 2:
+            break
+    assert held >= 2 and refused >= 8
+    # an honest key and an R with an added point of order 4: cofactorless refuses
+    A = _mult(a, B)
+    a_enc = _encode(A)
+    R = _plus(rb, _decoded(SMALL_ORDER[2]))
+    r_enc = _encode(R)
+    k = ed25519._challenge(r_enc, a_enc, b"m")
+    assert not verify(a_enc, b"m", r_enc + le((r + k * a) % L))
+    r_enc = _encode(rb)
+    k = ed25519._challenge(r_enc, a_enc, b"m")
+    assert verify(a_enc, b"m", r_enc + le((r + k * a) % L))
 
 
 def test_naf_digits():
@@ -198,7 +296,7 @@ def test_naf_digits():
     # followed by at least W-1 zeros
     w = ed25519._W
     for k in (0, 1, 7, 8, 9, 15, 16, 255, 2**252, L - 1, 2**253 - 1, 2**255 - 1, 0x5555 * 2**200 + 12345):
-        digits = ed25519._naf(k)
+        digits = ed25519._naf(k, 256)
         total = 0
         last = -w
         for i in range(256):
