@@ -3,6 +3,7 @@ import asyncio  # noqa: F401  (loaded before a test swaps in a fake socket modul
 import importlib
 import sys
 import types
+import typing
 
 import network
 import pytest
@@ -180,9 +181,12 @@ class _Sock:
     def __init__(self, script):
         self.script = list(script)
         self.sizes = []
+        self.reserved = []  # at each read: did the endpoint still hold its reserve?
+        self.ep: typing.Any = None
 
     def recvfrom(self, n):
         self.sizes.append(n)
+        self.reserved.append(self.ep.reserve is not None)
         step = self.script.pop(0)
         if isinstance(step, BaseException):
             raise step
@@ -194,6 +198,16 @@ class _Sock:
         return None if step is None else len(buf)  # MicroPython: None when nothing waits
 
 
+def _bare_endpoint():
+    """An Endpoint with no real sockets: only what a receive loop reads."""
+    from hal import udp
+
+    ep = udp.Endpoint.__new__(udp.Endpoint)
+    ep.multicast = None  # pyright: ignore[reportAttributeAccessIssue]
+    ep.reserve = bytearray(257)
+    return ep
+
+
 def _loop(monkeypatch, script, multicast=False, handle=None):
     """Endpoint.receive_loop over a scripted socket, driven as asyncio would drive it."""
     from hal import udp
@@ -201,17 +215,19 @@ def _loop(monkeypatch, script, multicast=False, handle=None):
     core, _ = _asyncio(monkeypatch, _Poller())
     slept = []
     monkeypatch.setattr(udp, "asyncio", types.SimpleNamespace(sleep_ms=lambda ms: iter([slept.append(ms)])))
-    ep = udp.Endpoint.__new__(udp.Endpoint)  # no real sockets: only what the loop reads
+    ep = _bare_endpoint()
     ep.addr, ep.port = "192.168.1.5", 3610
     ep._own_raw = bytes([0x0E, 0x1A, 192, 168, 1, 5])  # port and address, as Endpoint keeps them
     sock = _Sock(script)
+    sock.ep = ep
     ep.multicast = sock if multicast else None  # pyright: ignore[reportAttributeAccessIssue] (a fake socket)
     got, failed, logged = [], [], []
     loop = ep.receive_loop(sock, handle or (lambda data, src: got.append((data, src))), failed.append, logged.append)
     next(loop)  # to its first wait on the I/O queue
     while sock.script:  # then each next(): one datagram handled, and the next wait
         next(loop)
-    return types.SimpleNamespace(got=got, failed=failed, logged=logged, slept=slept, sock=sock, waits=core.cur_task.waits)
+    return types.SimpleNamespace(got=got, failed=failed, logged=logged, slept=slept, sock=sock, waits=core.cur_task.waits,
+                                 ep=ep)
 
 
 def test_receive_loop_hands_over_each_datagram_after_waiting_for_it(monkeypatch):
@@ -227,6 +243,8 @@ def test_receive_loop_reads_what_fits_when_the_heap_has_no_room(monkeypatch):
     r = _loop(monkeypatch, [MemoryError(), (b"x" * 40, src), MemoryError(), (b"y" * 257, src),
                             MemoryError(), OSError(errno.EAGAIN), (b"z", src)])
     assert r.sock.sizes == [1025, 257, 1025, 257, 1025, 257, 1025]
+    # the short read has the reserve's room (given up for it), made again before the next
+    assert r.sock.reserved == [True, False, True, False, True, False, True] and r.ep.reserve is not None
     # one cut short is passed on empty (dropped as malformed); where the port had taken the
     # datagram before running out of heap, the lean read finds none, and the loop goes on
     assert r.got == [(b"x" * 40, src), (b"", src), (b"z", src)] and r.logged == []
@@ -290,12 +308,10 @@ def _readers(monkeypatch):
     """An endpoint whose unicast loop has started (so it stands in for asyncio's wait) and
     waits for its first datagram: (endpoint, its socket, poller, asyncio, what asyncio's own
     wait saw)."""
-    from hal import udp
 
     poller = _Poller()
     core, seen = _asyncio(monkeypatch, poller)
-    ep = udp.Endpoint.__new__(udp.Endpoint)
-    ep.multicast = None  # pyright: ignore[reportAttributeAccessIssue]
+    ep = _bare_endpoint()
     sock = _Stream()
     next(ep.receive_loop(sock, None, None, None))  # pyright: ignore[reportArgumentType]
     assert core._io_queue.wait_io_event is ep
@@ -394,11 +410,9 @@ def test_a_wait_without_a_timeout_returns_only_once_it_woke_a_task(monkeypatch):
 
 
 def test_the_loops_of_a_second_endpoint_share_the_first_ones_wait(monkeypatch):
-    from hal import udp
 
     r, sock, poller, core, _ = _readers(monkeypatch)
-    other = udp.Endpoint.__new__(udp.Endpoint)
-    other.multicast = None  # pyright: ignore[reportAttributeAccessIssue]
+    other = _bare_endpoint()
     sock2 = object()
     next(other.receive_loop(sock2, None, None, None))  # pyright: ignore[reportArgumentType]
     assert core._io_queue.wait_io_event is r and poller.registered == {sock, sock2} and sock2 in r.map

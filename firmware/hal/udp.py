@@ -107,6 +107,9 @@ class Endpoint:
         self._last_src = None
         self._last_reply = None
         self._to = None
+        # room kept for a short read (receive_loop), made while the heap is young: a long-run
+        # heap can have kilobytes free in pieces, none the 257 bytes recvfrom asks for
+        self.reserve = bytearray(_LEAN_DATAGRAM + 1)
 
     def is_own(self, src):
         """A frame we sent ourselves, looped back by multicast (only the group socket sees these)."""
@@ -170,15 +173,22 @@ class Endpoint:
             self.woke = False  # the last wait blocked (and asyncio's zero-timeout poll follows)
             w = queue.wait_io_event = self
         while True:
+            if self.reserve is None:  # given up for a read (below): made again once there is room
+                try:
+                    self.reserve = bytearray(_LEAN_DATAGRAM + 1)
+                except MemoryError:
+                    pass
             yield w.read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
             try:
                 try:
                     data, src = sock.recvfrom(_MAX_DATAGRAM + 1)
                 except MemoryError:
-                    # a fragmented heap has no room for the full buffer: read what fits
-                    # rather than stop the node; a datagram cut short is passed on empty.
-                    # (Where the port took the datagram before failing, this read finds
-                    # none: EAGAIN below, one datagram lost.)
+                    # a fragmented heap has no room for the full buffer: read what fits,
+                    # in the room the reserve leaves (the collection the read's failed
+                    # allocation runs frees it), rather than stop the node; a datagram
+                    # cut short is passed on empty. (Where the port took the datagram
+                    # before failing, this read finds none: EAGAIN below, one datagram lost.)
+                    self.reserve = None
                     try:
                         data, src = sock.recvfrom(_LEAN_DATAGRAM + 1)
                     except MemoryError as e:  # not even that: the datagram is lost, not the node
