@@ -174,6 +174,7 @@ class Endpoint:
             w = queue.wait_io_event = self
         while True:
             if self.reserve is None:  # given up for a read (below): made again once there is room
+                data = src = None  # (the last datagram, unless handle kept it, is free for it)
                 try:
                     self.reserve = bytearray(_LEAN_DATAGRAM + 1)
                 except MemoryError:
