@@ -110,6 +110,9 @@ class SimBattery(BatteryAppliance):
         self.last = None
         self.moved_wh = 0.0  # AC energy moved under the current command (for 0xAA/0xAB)
         self.amounts_set = 0
+        # (the counters in the instance from the start: set first by a step, each would grow
+        # the instance's table, in a heap that may have no room by then)
+        self.charged_wh, self.discharged_wh = self.charged_wh, self.discharged_wh
 
     def command(self, mode, settings):
         if mode != self.mode or settings.amounts_set != self.amounts_set:

@@ -177,6 +177,9 @@ class SimEV(EVAppliance):
         self.limit = 0.0
         self.guard = False  # the departure charge has taken over (until the car leaves)
         self.forced = False  # charging for the departure in this step
+        # (the counters in the instance from the start: set first by a step, each would grow
+        # the instance's table, in a heap that may have no room by then)
+        self.charged_wh, self.discharged_wh = self.charged_wh, self.discharged_wh
 
     def command(self, s):
         if s.mode != self.mode or s.amounts_set != self.amounts_set:

@@ -123,6 +123,9 @@ class SimHybridHeater(HybridHeaterAppliance):
         self.gas_wh = 0.0
         self.short_l = 0.0
         self.last = None
+        # (the interface's counter in the instance from the start: set first by a step, it
+        # would grow the instance's table, in a heap that may have no room by then)
+        self.energy_wh = self.energy_wh
         self.command(_AUTO, _LINK_OFF, 36000, 46800)
 
     def command(self, auto, linkage, start, end):

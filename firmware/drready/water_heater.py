@@ -151,6 +151,9 @@ class SimWaterHeater(WaterHeaterAppliance):
         self.bath_t = None  # start of the running automatic bath
         self.last = None
         self.hour = None
+        # (the interface's defaults of what steps change, in the instance from the start: set
+        # first later, each would grow the instance's table, in a heap that may have no room)
+        self.energy_wh, self.heating, self.supplying = self.energy_wh, self.heating, self.supplying
 
     # -- model --------------------------------------------------------------------
     def _cop(self, t):
@@ -375,6 +378,8 @@ class ElectricWaterHeater(EchonetObject):
     def __init__(self, instance, identity, appliance=None, now=0):
         EchonetObject.__init__(self, (CLASS_CODE << 8) | instance, TABLE)
         a = self.appliance = appliance or SimWaterHeater()
+        for _e, name in _SETTINGS:  # accept sets them: in the driver's instance from the start
+            setattr(a, name, getattr(a, name))
         device_values(self, identity)
         self.put(0xC8, a.start_hour or 24)
         self.put(0xC9, a.shifts)
