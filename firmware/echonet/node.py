@@ -532,7 +532,10 @@ class Node:
             rec = obj.spec(e) if allowed else None
             out[n] = e
             if done is not None and len(done) < _AUDIT_EPCS:
-                done.append("%02X=%s" % (e, v[:_AUDIT_EDT].hex()))
+                try:
+                    done.append("%02X=%s" % (e, v[:_AUDIT_EDT].hex()))
+                except MemoryError:  # (no heap to describe it: no record of this Set, below)
+                    done = None
             if rec is None or not rec[1] & SET or not valid(rec, v):
                 took = False
             elif e == 0x97 or e == 0x98:  # the node's clock: not a DR command, nor a setting to keep
@@ -561,7 +564,10 @@ class Node:
                 out[n + 1] = 0
                 n += 2
                 if self.event:
-                    self.event("set %06X %02X=%s" % (obj.eoj, e, v.hex()))
+                    try:
+                        self.event("set %06X %02X=%s" % (obj.eoj, e, v.hex()))
+                    except MemoryError:  # a line not printed, not a Set half done and unanswered
+                        self.stats.errors += 1
             else:  # refused: echo the request's data (never longer than the request)
                 ok = False
                 self.stats.refused += 1
@@ -571,11 +577,22 @@ class Node:
                 n += 2 + m
                 if self.event:
                     why = "not allowed" if not allowed else "refused"
-                    self.event("set %s %06X %02X=%s" % (why, obj.eoj, e, v.hex()))
-        if audit and done is not None and opc:
-            if opc > len(done):
-                done.append("+%d more" % (opc - len(done)))
-            audit(src, obj.eoj, allowed, ok, " ".join(done))
+                    try:
+                        self.event("set %s %06X %02X=%s" % (why, obj.eoj, e, v.hex()))
+                    except MemoryError:  # (as above)
+                        self.stats.errors += 1
+        if audit and opc:
+            # the record of what was done: with no heap left for it, lost and counted, while
+            # the reply still goes (the Set has taken effect)
+            if done is None:  # (no heap to describe it, above)
+                self.stats.errors += 1
+            else:
+                try:
+                    if opc > len(done):
+                        done.append("+%d more" % (opc - len(done)))
+                    audit(src, obj.eoj, allowed, ok, " ".join(done))
+                except MemoryError:
+                    self.stats.errors += 1
         self._end = i
         self._ok = ok
         return n

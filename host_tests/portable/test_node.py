@@ -219,6 +219,28 @@ def test_each_set_request_is_audited_once_with_what_it_asked():
     assert audited(False, "1081 0006 05FF01 027D01 60 01 DA 01 42") == [(SRC, 0x027D01, False, False, "DA=42")]
 
 
+def test_a_set_is_answered_when_the_heap_has_no_room_for_its_record_or_its_line():
+    # The Set has taken effect by the time its audit record and its console line are made:
+    # with no heap for them, they are lost and counted, and the reply still goes (else the
+    # controller would wait for an answer to a command already carried out).
+    def no_heap(*args):
+        raise MemoryError("memory allocation failed, allocating 136 bytes")
+
+    for where in ("audit", "event", "both"):
+        node, net = make_node()
+        if where != "event":
+            node.audit = no_heap  # pyright: ignore[reportAttributeAccessIssue]
+        if where != "audit":
+            node.event = no_heap
+        errors = node.stats.errors
+        out = request(node, net, "1081 0008 05FF01 027D01 61 02 DA 01 42 DA 01 99")
+        replies = [f for d, f in out if d is not None]
+        assert replies == [h("1081 0008 027D01 05FF01 51 02 DA 00 DA 01 99")], where
+        assert node.devices[0].get(0xDA) == b"\x42", where
+        # one line per property (taken, refused) and one record: each one lost is counted
+        assert node.stats.errors - errors == {"audit": 1, "event": 2, "both": 3}[where], where
+
+
 def test_the_audit_of_a_large_set_is_bounded():
     # 20 properties, one with a 17-byte value: the record names 8 of them, values cut at 16 bytes
     body = "81 11 " + "01" * 17 + " " + "DA 01 42 " * 19
