@@ -373,8 +373,9 @@ class Node:
         return ended
 
     def failed(self, e):
-        """serve raised (a bug), or the heap had no room for a datagram: counted and
-        reported, and it must not stop the receive loop, even with no heap to report it."""
+        """serve raised (a bug), or the heap had no room for a datagram, or for a Set's
+        record or line: counted and reported, and it must not stop the receive loop, even
+        with no heap to report it."""
         self.stats.errors += 1
         if self.event:
             try:
@@ -534,7 +535,8 @@ class Node:
             if done is not None and len(done) < _AUDIT_EPCS:
                 try:
                     done.append("%02X=%s" % (e, v[:_AUDIT_EDT].hex()))
-                except MemoryError:  # (no heap to describe it: no record of this Set, below)
+                except MemoryError as ex:  # no heap to describe it: no record of this Set, below
+                    self.failed(ex)
                     done = None
             if rec is None or not rec[1] & SET or not valid(rec, v):
                 took = False
@@ -566,8 +568,8 @@ class Node:
                 if self.event:
                     try:
                         self.event("set %06X %02X=%s" % (obj.eoj, e, v.hex()))
-                    except MemoryError:  # a line not printed, not a Set half done and unanswered
-                        self.stats.errors += 1
+                    except MemoryError as ex:  # a line lost, not a Set half done and unanswered
+                        self.failed(ex)
             else:  # refused: echo the request's data (never longer than the request)
                 ok = False
                 self.stats.refused += 1
@@ -579,20 +581,17 @@ class Node:
                     why = "not allowed" if not allowed else "refused"
                     try:
                         self.event("set %s %06X %02X=%s" % (why, obj.eoj, e, v.hex()))
-                    except MemoryError:  # (as above)
-                        self.stats.errors += 1
-        if audit and opc:
-            # the record of what was done: with no heap left for it, lost and counted, while
+                    except MemoryError as ex:  # (as above)
+                        self.failed(ex)
+        if audit and done is not None and opc:
+            # the record of what was done: with no heap left for it, lost and reported, while
             # the reply still goes (the Set has taken effect)
-            if done is None:  # (no heap to describe it, above)
-                self.stats.errors += 1
-            else:
-                try:
-                    if opc > len(done):
-                        done.append("+%d more" % (opc - len(done)))
-                    audit(src, obj.eoj, allowed, ok, " ".join(done))
-                except MemoryError:
-                    self.stats.errors += 1
+            try:
+                if opc > len(done):
+                    done.append("+%d more" % (opc - len(done)))
+                audit(src, obj.eoj, allowed, ok, " ".join(done))
+            except MemoryError as ex:
+                self.failed(ex)
         self._end = i
         self._ok = ok
         return n
