@@ -5,7 +5,8 @@
 Never raises on bad input: anything that is not a valid signature gives False.
 
 What is refused (beyond a signature that does not verify):
-- wrong lengths (public key not 32 bytes, signature not 64) and non-bytes arguments;
+- wrong lengths (public key not 32 bytes, signature not 64) and non-bytes arguments
+  (a memoryview of items wider than a byte among them);
 - a non-canonical S (S >= L, RFC 8032 §5.1.7 step 1);
 - a point encoding whose y is not below p, or with x = 0 and the sign bit set, or
   that does not decompress (RFC 8032 §5.1.3), for the public key A and for R;
@@ -20,7 +21,7 @@ cofactored [8][S]B == [8]R + [8][k]A; the two can only disagree for a public key
 torsion component, and keys here are root and update keys the manufacturer made.
 
 How it is fast enough: the equation is checked with scalars half as long (Pornin 2020,
-lattice basis reduction: see verify), so about 130 doublings instead of 253; extended
+lattice basis reduction: see verify), so usually about 130 doublings instead of 253; extended
 coordinates (X:Y:Z:T) on the a = -1 twisted Edwards curve (Hisil-Wong-Carter-Dawson 2008:
 dbl-2008-hwcd, add-2008-hwcd-3), one joint double-and-add loop over width-4 NAF digits of
 the four scalars (Straus/Shamir), with the odd multiples 1, 3, 5, 7 of each point made per
@@ -59,7 +60,11 @@ _W = 4  # NAF width: tables hold the odd multiples 1, 3, 5, 7 (width 5 is no fas
 
 
 def _bytes_like(x):
-    return isinstance(x, (bytes, bytearray, memoryview))
+    """bytes, bytearray, or a memoryview of single bytes: the length of one of another
+    kind (an array of 16-bit items, say) counts items, not bytes."""
+    if isinstance(x, (bytes, bytearray)):
+        return True
+    return isinstance(x, memoryview) and len(bytes(x[:1])) <= 1  # (one item's bytes)
 
 
 def _mul(x, y):
@@ -200,11 +205,14 @@ def _naf(k, n):
 
 
 def _half(k):
-    """(c0, c1) with c0 = c1 k (mod 8L), c1 odd and 0 < c1 < L, both about 2^127 in size
-    (Pornin 2020: Optimizing Ed25519 signature verification via lattice basis reduction).
-    The extended Euclid of 8L and k gives r = t k (mod 8L) at every step; the steps where r
-    drops below 2^128 give the shortest pairs. Two consecutive t are coprime, so of those
-    pairs one has an odd t; if both do, the shorter is taken."""
+    """(c0, c1) with c0 = c1 k (mod 8L), c1 odd and 0 < c1 < L, usually both about 2^127
+    in size (Pornin 2020: Optimizing Ed25519 signature verification via lattice basis
+    reduction). The extended Euclid of 8L and k gives r = t k (mod 8L) at every step; the
+    step where r first drops below 2^128 gives a short pair. If its t is even, the pair
+    before it and the pair after it have odd ones (consecutive t are coprime): the shorter
+    of those two is taken. (For a k whose lattice has an unusually short vector, L - 1
+    say, c1 can be as long as L: the result is still right, only slower, and k comes from
+    a hash, so no one picks it.)"""
     r0, r1 = 8 * L, k
     t0, t1 = 0, 1
     while r1 >> 128:
@@ -215,11 +223,10 @@ def _half(k):
         c0, c1 = r1, t1
     else:  # t0 is odd, and so is the next step's t
         c0, c1 = r0, t0
-        if r1:
-            q = r0 // r1
-            r2, t2 = r0 - q * r1, t0 - q * t1
-            if max(r2, abs(t2)) < max(r0, abs(t0)):
-                c0, c1 = r2, t2
+        q = r0 // r1  # (r1 is not 0: only k = 0 makes it so, and then t1 = 1)
+        r2, t2 = r0 - q * r1, t0 - q * t1
+        if max(r2, abs(t2)) < max(r0, abs(t0)):
+            c0, c1 = r2, t2
     if c1 < 0:
         c0, c1 = -c0, -c1
     return c0, c1
@@ -259,14 +266,14 @@ def _combine(parts, n):
         Z = (Z & m) + (Z >> 255) * 19
         Z = (Z & m) + (Z >> 255) * 19
         for digits, tab in parts:
-            d = digits[i]
-            if not d:
+            dg = digits[i]
+            if not dg:
                 continue
-            # + or - the odd multiple |d| of Q (add-2008-hwcd-3 against a cached point)
-            if d < 128:
-                c0, c1, c2, c3 = tab[d >> 1]
+            # + or - the odd multiple |dg| of Q (add-2008-hwcd-3 against a cached point)
+            if dg < 128:
+                c0, c1, c2, c3 = tab[dg >> 1]
             else:
-                c1, c0, c2, c3 = tab[(256 - d) >> 1]
+                c1, c0, c2, c3 = tab[(256 - dg) >> 1]
                 c2 = -c2
             T = e * h
             T = (T & m) + (T >> 255) * 19

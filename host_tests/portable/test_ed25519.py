@@ -250,6 +250,44 @@ def test_half_length_scalars():
     assert 2**126 < longest < 2**136
 
 
+def test_scalars_longer_than_128_bits_are_followed():
+    # For about one k in six, c0 or c1 is longer than 128 bits. This signature (made with
+    # OpenSSL, its key's secret not kept) needs 132 digits: a loop stopped at 129 refuses it.
+    pk = h("a2110758d3afa8b1d949d89d8ada0ee0efb76c2ec05c3fd2a9ff32853aba7595")
+    sig = h("1e65138e86795bbafcdae30a7e7fa32b21de42438648a05b5502446fa34ca447"
+            "f381e051f331421c06b7bffc175c3d7fcfa122a0f85ceec00c054ff984c5d603")
+    k = ed25519._challenge(sig[:32], pk, b"msg 5")
+    c0, c1 = ed25519._half(k)
+    assert max(abs(c0), c1) >> 130 == 1  # 131 bits
+    assert verify(pk, b"msg 5", sig)
+    assert not verify(pk, b"msg 6", sig)
+    # k = L - 1, whose lattice has no short vector with an odd c1: c1 is then about L
+    # long, and the loop runs the full length (k from a stand-in for the hash)
+    a, r = 0x5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A % L, 0xA5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5 % L
+    a_enc, r_enc = _encode(_mult(a, B)), _encode(_mult(r, B))
+    assert ed25519._half(L - 1)[1] > 2**250
+    real = ed25519._challenge
+    ed25519._challenge = lambda rb, public_key, message: L - 1
+    try:
+        assert verify(a_enc, b"m", r_enc + le((r + (L - 1) * a) % L))
+        assert not verify(a_enc, b"m", r_enc + le((r + (L - 2) * a) % L))
+    finally:
+        ed25519._challenge = real
+
+
+def test_a_memoryview_of_wider_items_is_refused():
+    # 32 items of 2 bytes are not a 32-byte key: its length counts items
+    from array import array
+
+    _name, pk, msg, sig = vectors()[2]
+    wide = memoryview(array("H", [pk[i] | pk[i + 1] << 8 for i in range(0, 32, 2)] * 2))
+    assert len(wide) == 32
+    assert verify(wide, msg, sig) is False
+    assert verify(pk, memoryview(array("H", [0xAF82])), sig) is False
+    assert verify(pk, msg, memoryview(array("H", list(range(64))))) is False
+    assert verify(memoryview(pk), memoryview(msg), memoryview(sig))  # single bytes are fine
+
+
 def test_torsion_in_a_and_r_gives_the_cofactorless_answer():
     # The shorter scalars hold the equation [S]B - [k]A == R exactly, also for points with
     # a component of small order, where the cofactored equation would differ. A = [a]B + T
