@@ -111,8 +111,8 @@ class SecureServer:
         self.fingerprint = fp_hex(self.fp)
         self.node = node
         self.controllers = controllers
-        # management (security/control.py) is loaded for a request and dropped once it is
-        # answered (_release): most of the time nobody manages the device, and the heap is small
+        # management (security/control.py) is loaded on the first request and dropped when the
+        # last session closes: most of the time nobody manages the device, and the heap is small
         self.control_args = control_args
         self._control = None
         self.audit = audit
@@ -201,10 +201,15 @@ class SecureServer:
             sock.close()  # (MicroPython's Stream.close() closes nothing)
             if self.sessions and self._control is not None:
                 self._control.close(s)  # a push of its own ends with it
-                self._release()
             elif self._control is not None:
                 self._control.close()  # an unfinished push lets go of its files (it can resume)
-                self._release(True)
+                self._control = None
+                import gc
+
+                from unload import drop
+
+                drop(*_MANAGEMENT)  # loaded for the sessions that ended: give the heap back
+                gc.collect()
 
     def control(self):
         if self._control is None:
@@ -212,21 +217,6 @@ class SecureServer:
 
             self._control = Control(self, *self.control_args)
         return self._control
-
-    def _release(self, always=False):
-        """Management (security/control.py and what it loads) is dropped once a request is
-        answered, unless an update it serves is under way: a session a HEMS keeps open for
-        ECHONET Lite would otherwise hold its 2.5 KB of heap for good after one request."""
-        c = self._control
-        if c is None or not (always or c.idle()):
-            return
-        self._control = None
-        import gc
-
-        from unload import drop
-
-        drop(*_MANAGEMENT)  # give the heap back
-        gc.collect()
 
     async def _session(self, s, stream):
         timeout = HANDSHAKE_S
@@ -286,10 +276,8 @@ class SecureServer:
                 s.reply({"error": "not a JSON object"})
                 return
             s.reply(self._safely(self.control().request, s, req))
-            self._release()
         elif kind == 0x55 and len(msg) > 5:  # "U"
             s.reply(self._safely(self.control().update_data, s, unpack(">I", msg[1:5])[0], memoryview(msg)[5:]))
-            self._release()
         else:
             s.reply({"error": "unknown message type 0x%02x" % kind})
 

@@ -48,10 +48,6 @@ class Control:
         if u is not None and (session is None or u.owner is session):
             u.close()
 
-    def idle(self):
-        """No update is being served: nothing here needs to stay loaded."""
-        return self._updates is None
-
     def updates(self):
         if self._updates is None:
             from security.updates import UpdateService
