@@ -555,7 +555,10 @@ class Node:
                     took = False
                     self.stats.errors += 1
                     if self.event:
-                        self.event("ERROR appliance %06X did not take %02X=%s: %r" % (obj.eoj, e, v.hex(), ex))
+                        try:
+                            self.event("ERROR appliance %06X did not take %02X=%s: %r" % (obj.eoj, e, v.hex(), ex))
+                        except MemoryError as ex2:  # (as below: a line lost, not the reply)
+                            self.failed(ex2)
                 if took:
                     obj.put(e, v)
                     if obj.was_set(e, now):  # a command (not a setting): whose it is, and when

@@ -107,9 +107,10 @@ class Endpoint:
         self._last_src = None
         self._last_reply = None
         self._to = None
-        # room kept for a short read (receive_loop), made while the heap is young: a long-run
-        # heap can have kilobytes free in pieces, none the 257 bytes recvfrom asks for
-        self.reserve = bytearray(_LEAN_DATAGRAM + 1)
+        # room kept for a short read, made by receive_loop as it starts, while the heap is
+        # young: a long-run heap can have kilobytes free in pieces, none the 257 bytes
+        # recvfrom asks for
+        self.reserve = None
 
     def is_own(self, src):
         """A frame we sent ourselves, looped back by multicast (only the group socket sees these)."""
@@ -173,10 +174,12 @@ class Endpoint:
             self.woke = False  # the last wait blocked (and asyncio's zero-timeout poll follows)
             w = queue.wait_io_event = self
         while True:
-            if self.reserve is None:  # given up for a read (below): made again once there is room
+            if self.reserve is None:  # not made yet, or given up for a read (below): made once there is room
                 data = src = None  # (the last datagram, unless handle kept it, is free for it)
                 try:
-                    self.reserve = bytearray(_LEAN_DATAGRAM + 1)
+                    # the unix port's recvfrom copies what it read into a new object before
+                    # it frees its buffer: room for both there
+                    self.reserve = bytearray((_LEAN_DATAGRAM + 1) * (2 if sys.platform == "linux" else 1))
                 except MemoryError:
                     pass
             yield w.read(sock)  # wait first: recvfrom allocates its buffer even when nothing is there
@@ -185,7 +188,7 @@ class Endpoint:
                     data, src = sock.recvfrom(_MAX_DATAGRAM + 1)
                 except MemoryError:
                     # a fragmented heap has no room for the full buffer: read what fits,
-                    # in the room the reserve leaves (the collection the read's failed
+                    # in the room the reserve leaves (the collection this read's failed
                     # allocation runs frees it), rather than stop the node; a datagram
                     # cut short is passed on empty. (Where the port took the datagram
                     # before failing, this read finds none: EAGAIN below, one datagram lost.)

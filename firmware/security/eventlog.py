@@ -101,21 +101,19 @@ class EventLog:
     def add(self, kind, detail=""):
         """Append one record; a full flash or a failing write loses the record, not the node."""
         seq, digest, line = self._record(kind, detail)
-        if self._count >= SEGMENT:
-            self._cur ^= 1
-            mode, self._count, self._torn = "w", 0, False
-        else:
-            mode = "a"
-        if self._torn:
+        cur, count, mode = self._cur, self._count, "a"
+        if count >= SEGMENT:  # the other segment, started afresh (taken once the record is in)
+            cur, count, mode = cur ^ 1, 0, "w"
+        elif self._torn:
             line = "\n" + line
         try:
-            with open(self._paths[self._cur], mode) as f:
+            with open(self._paths[cur], mode) as f:
                 f.write(line)
         except OSError as e:
             print("security log: cannot write (%s)" % e)
             return
         self.seq, self.head, self._torn = seq, digest, False
-        self._count += 1
+        self._cur, self._count = cur, count + 1
 
     def lines(self):
         """Every record line, oldest first (the segment not appended to holds the older ones)."""

@@ -241,6 +241,26 @@ def test_a_set_is_answered_when_the_heap_has_no_room_for_its_record_or_its_line(
         assert node.stats.errors - errors == {"audit": 1, "event": 2, "both": 3}[where], where
 
 
+def test_a_set_is_answered_when_a_driver_fails_and_the_heap_has_no_room_for_the_line():
+    node, net = make_node()
+    dev = node.devices[0]
+    take = dev.accept
+
+    def accept(epc, edt, now):
+        if epc == 0xEB:
+            raise ValueError("bus timeout")
+        return take(epc, edt, now)
+
+    def no_heap(*args):
+        raise MemoryError("memory allocation failed, allocating 136 bytes")
+
+    dev.accept = accept  # pyright: ignore[reportAttributeAccessIssue]
+    node.event = no_heap
+    out = request(node, net, "1081 0009 05FF01 027D01 61 02 DA 01 42 EB 04 000003E8")
+    assert [f for d, f in out if d is not None] == [h("1081 0009 027D01 05FF01 51 02 DA 00 EB 04 000003E8")]
+    assert dev.get(0xDA) == b"\x42"
+
+
 def test_the_audit_of_a_large_set_is_bounded():
     # 20 properties, one with a 17-byte value: the record names 8 of them, values cut at 16 bytes
     body = "81 11 " + "01" * 17 + " " + "DA 01 42 " * 19

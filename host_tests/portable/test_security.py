@@ -125,6 +125,35 @@ def test_the_log_chains_rotates_and_survives_a_reboot():
     logcheck.verify(list(again.lines()))
 
 
+def test_a_record_that_cannot_be_written_as_the_segment_turns_leaves_the_log_as_it_was():
+    # the turn to the other segment is taken only once its first record is in: a write that
+    # fails (flash full, or no heap: MemoryError) leaves the next record to turn it
+    from security import eventlog
+
+    d = tmpdir()
+    log = eventlog.EventLog(d, lambda: 0)
+    for i in range(2 * SEGMENT):  # both segments full, the current one at SEGMENT records
+        log.add("test", "record %d" % i)
+    state = (log._cur, log._count, log.seq)
+    for err in (OSError(28, "no space"), MemoryError("memory allocation failed")):
+        def no_write(*args, err=err):
+            raise err
+
+        eventlog.open = no_write  # pyright: ignore[reportAttributeAccessIssue] (a module global: shadows the builtin there alone)
+        try:
+            if isinstance(err, OSError):
+                log.add("lost")  # (said on the console, and lost)
+            else:
+                raises(MemoryError, log.add, "lost")
+        finally:
+            del eventlog.open  # pyright: ignore[reportAttributeAccessIssue]
+        assert (log._cur, log._count, log.seq) == state
+    log.add("next")
+    lines = list(log.lines())
+    assert lines[-1].split()[2] == "next" and len(lines) == SEGMENT + 1
+    logcheck.verify(lines)
+
+
 def test_a_torn_last_line_is_skipped_and_the_next_record_starts_clean():
     d = tmpdir()
     log = EventLog(d, lambda: 0)
