@@ -26,8 +26,12 @@ they stay in the record, and are replayed as a whole once the object is there.
 
 When (`Saver`): at most one write per interval of real time, only when the record
 changed, and `flush` at a clean stop. The writing itself (hal.store.save: temp file,
-sync, rename) is passed in.
+sync, rename) is passed in. What was written is remembered by its digest, not kept: a
+record of every setting would hold two objects per property on the heap for good.
 """
+import hashlib
+import json
+
 from echonet.props import SET, valid
 
 
@@ -115,6 +119,12 @@ def restore(node, record, now, retry=None):
     return skipped
 
 
+def digest(rec):
+    """SHA-256 of a record as JSON: equal for the same record built the same way (and a
+    record built in another order is one more write, no loss)."""
+    return hashlib.sha256(json.dumps(rec).encode()).digest()
+
+
 class Saver:
     """Writes snapshot(node) with save(path, record): at most once per `interval_s` of
     real time and only when the record changed. poll(ms) runs on every tick with a real
@@ -128,7 +138,7 @@ class Saver:
         self.save = save
         self.interval = interval_s * 1000
         self.retry = retry or []  # (object, "EPC=EDT") whose replay raised (restore)
-        self.last = self.record()  # what the file holds (or the boot made of it)
+        self.last = digest(self.record())  # of what the file holds (or the boot made of it)
         self.sets = node.stats.sets
         self.wrote = self.checked = ms - self.interval
 
@@ -183,7 +193,8 @@ class Saver:
         self.sets = node.stats.sets
         self.checked = ms
         rec = self.record()
-        if rec == self.last:
+        d = digest(rec)
+        if d == self.last:
             return False
         try:
             self.save(self.path, rec)
@@ -191,6 +202,6 @@ class Saver:
             if node.event:
                 node.event("ERROR saving %s: %s" % (self.path, e))
             return False
-        self.last = rec
+        self.last = d
         self.wrote = ms
         return True
