@@ -82,6 +82,13 @@ def check_config(cfg):
             raise ConfigError("%s must be a whole number of seconds from 0 to 10000000" % key)
     if cfg.get("update_pull_timeout_s", 0) > 86400:  # (a board's asyncio waits at most about 6 days at once)
         raise ConfigError("update_pull_timeout_s must be at most 86400 (a day)")
+    if cfg.get("update_url"):  # its keys are checked by the code that uses them, loaded only for them
+        from update import pull
+
+        try:
+            pull.check_config(cfg)
+        except ValueError as e:
+            raise ConfigError(str(e))
     port = cfg.get("secure_port", SECURE_PORT)
     if not isinstance(port, int) or not 1 <= port <= 65535 or port == 3610:
         raise ConfigError("secure_port must be a TCP port from 1 to 65535 other than 3610")

@@ -35,14 +35,16 @@ def make_ca(cn="update test CA"):
     return key, cert
 
 
-def server_cert(ca_key, ca_cert, host="127.0.0.1"):
+def server_cert(ca_key, ca_cert, host="127.0.0.1", name=None):
+    """A certificate for the address host and, when given, the DNS name too."""
     key = ec.generate_private_key(ec.SECP256R1())
+    alt = [x509.IPAddress(ipaddress.ip_address(host))] + ([x509.DNSName(name)] if name else [])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder().subject_name(_name(host)).issuer_name(ca_cert.subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return key, cert
@@ -56,16 +58,18 @@ class PackageServer:
     """Serves `package` at /pkg over HTTPS on 127.0.0.1 (a free port); records the Range
     header of every request; drop_after=N closes the connection after N body bytes, once;
     headers: more (name, value) header lines for every answer; every: seconds between two
-    1 KB pieces of the body (a slow server), or 0."""
+    1 KB pieces of the body (a slow server), or 0; name: a DNS name its certificate and
+    url give (a name server must point it at 127.0.0.1: dns_server.py)."""
 
-    def __init__(self, package, tmpdir, ca=None):
+    def __init__(self, package, tmpdir, ca=None, name=None):
         self.package = package
         self.ranges = []
         self.drop_after = None
         self.headers = []
         self.every = 0
         self.ca_key, self.ca_cert = ca or make_ca()
-        key, cert = server_cert(self.ca_key, self.ca_cert)
+        key, cert = server_cert(self.ca_key, self.ca_cert, name=name)
+        self.name = name
         cert_file = os.path.join(tmpdir, "server.pem")
         with open(cert_file, "wb") as f:
             f.write(pem(cert) + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -111,7 +115,7 @@ class PackageServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.url = "https://127.0.0.1:%d/pkg" % self.httpd.server_address[1]
+        self.url = "https://%s:%d/pkg" % (self.name or "127.0.0.1", self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

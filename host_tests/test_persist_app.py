@@ -84,6 +84,18 @@ def test_config_keys_for_timeout_and_interval():
     assert node.dr_timeout == 0
 
 
+def test_the_update_url_and_its_name_server_are_checked_at_boot():
+    url = "https://updates.example.com/drready/app.pkg"
+    for good in ("192.168.1.1", "127.0.0.1:5353"):
+        startup.check_config({"update_url": url, "dns_server": good})
+    for bad in ("ns.example.com", "192.168.1.1:0", "192.168.1", 53, None, ""):
+        with pytest.raises(app.ConfigError, match="dns_server .* is not an IPv4 address"):
+            startup.check_config({"update_url": url, "dns_server": bad})
+    for bad in ("http://updates.example.com/app.pkg", "https://updates.example.com:x/app.pkg", 7):
+        with pytest.raises(app.ConfigError, match="update_url"):
+            startup.check_config({"update_url": bad})
+
+
 def test_a_tick_that_finds_no_heap_is_skipped_and_the_loop_goes_on(monkeypatch, capsys):
     import asyncio
 

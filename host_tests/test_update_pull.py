@@ -12,7 +12,9 @@ import sys
 import time
 
 import pytest
+from dns_server import NameServer
 from https_server import PackageServer, Tarpit, make_ca
+from https_server import pem as https_pem
 from update import pull, state
 from update.receiver import Receiver
 from update_pkgs import BOARD, T0, Signer, bundle
@@ -252,11 +254,11 @@ async def main():
     s.bind(socket.getaddrinfo("127.0.0.1", %(port)d)[0][-1])
     t = asyncio.create_task(echo(s))
     print("ECHO")
-    cfg = {"update_url": %(url)r, "update_ca": %(ca)r, "update_pull_timeout_s": 4}
+    cfg = {"update_url": %(url)r, "update_ca": %(ca)r, "update_pull_timeout_s": 4%(more)s}
     t0 = time.ticks_ms()
     try:
         await pull.from_config(cfg, Receiver(%(state)r), 0)  # (the pull never gets as far as the receiver)
-    except pull.PullError as e:
+    except (pull.PullError, OSError) as e:
         print("PULLERROR after %%d ms, %%d echoed: %%s" %% (time.ticks_diff(time.ticks_ms(), t0), len(echoed), e))
     t.cancel()
 
@@ -269,30 +271,116 @@ def test_the_unix_port_serves_on_while_a_tarpit_holds_the_pull(tarpit, server, t
     while a tarpit holds the pull, and the pull ends with its deadline (4 s here)."""
     ca = tmp_path / "ca.pem"
     ca.write_bytes(server.ca_pem())
+    out = _serve_beside(MP_TARPIT, tarpit.url, ca, tmp_path, lambda: tarpit.connected.wait(3))
+    assert "PULLERROR" in out and "10 echoed: the pull took over 4 s" in out, out
+    ms = int(out.split("after ")[1].split(" ms")[0])
+    assert 4000 <= ms < 5000, out
+
+
+def _serve_beside(template, url, ca, tmp_path, started, more=""):
+    """Run template (MP_TARPIT) under the unix port: ten datagrams to its echo task, 0.2 s
+    apart, once started() says the pull is waiting; each must come back within 1 s."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # a free port for the echo
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     script = tmp_path / "mp_tarpit.py"
-    script.write_text(MP_TARPIT % {"fw": os.path.join(ROOT, "build", "firmware"), "url": tarpit.url, "ca": str(ca),
-                                   "port": port, "state": str(tmp_path)})
+    script.write_text(template % {"fw": os.path.join(ROOT, "build", "firmware"), "url": url, "ca": str(ca),
+                                  "port": port, "state": str(tmp_path), "more": more})
     p = subprocess.Popen([MICROPYTHON, "-X", "heapsize=100K", str(script)], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     try:
         assert p.stdout is not None and p.stdout.readline() == "ECHO\n"
-        assert tarpit.connected.wait(3), "the pull never connected"
+        assert started(), "the pull never got as far as the server"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
             c.settimeout(1)
             for i in range(10):  # over 2 s of the pull's 4
                 c.sendto(b"ping %d" % i, ("127.0.0.1", port))
                 assert c.recvfrom(64)[0] == b"ping %d" % i
                 time.sleep(0.2)
-        out = p.communicate(timeout=10)[0]
+        return p.communicate(timeout=10)[0]
     finally:
         p.kill()
         p.wait()
-    assert "PULLERROR" in out and "10 echoed: the pull took over 4 s" in out, out
+
+
+NAME = "updates.drready.test"
+
+
+@pytest.fixture
+def named(tmp_path):
+    """The package server by name, and a name server that points the name at it (sending
+    a forged reply, with another ID, before each real one)."""
+    s = PackageServer(PACKAGE, str(tmp_path), name=NAME)
+    ns = NameServer({NAME: "127.0.0.1"}, forge_first=True)
+    yield s, ns
+    s.close()
+    ns.close()
+
+
+def _cfg(server, tmp_path, **more):
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(server.ca_pem())
+    return dict({"update_url": server.url, "update_ca": str(ca)}, **more)
+
+
+def test_a_server_named_in_update_url_is_looked_up_and_its_name_checked(named, tmp_path):
+    server, ns = named
+    m = run(pull.from_config(_cfg(server, tmp_path, dns_server=ns.addr), receiver(tmp_path), T0))
+    assert m is not None and m.version == "2.0.0"
+    assert ns.queries == [(NAME, 1)]  # one A query, answered: the forged reply before it was passed over
+
+
+def test_a_name_pointed_at_a_server_without_that_name_is_refused(server, tmp_path):
+    """A forged answer can only lead the pull to a server that fails the certificate check:
+    this one's certificate is for 127.0.0.1 alone."""
+    ns = NameServer({NAME: "127.0.0.1"})
+    try:
+        cfg = _cfg(server, tmp_path, dns_server=ns.addr)
+        cfg["update_url"] = server.url.replace("127.0.0.1", NAME)
+        with pytest.raises(OSError, match="(?i)certificate|hostname"):
+            run(pull.from_config(cfg, receiver(tmp_path), T0))
+    finally:
+        ns.close()
+    assert ns.queries == [(NAME, 1)] and server.ranges == []
+
+
+def test_the_unix_port_looks_up_the_server_and_checks_its_name(named, tmp_path):
+    server, ns = named
+    script, sd = mp_pull_script(server, tmp_path, more=', "dns_server": %r' % ns.addr)
+    r = subprocess.run([MICROPYTHON, "-X", "heapsize=100K", str(script)], capture_output=True, text=True, timeout=60)
+    assert "INSTALLED 2.0.0" in r.stdout, r.stdout + r.stderr
+    assert ns.queries == [(NAME, 1)] and server.ranges == ["bytes=0-"]
+
+
+def test_the_unix_port_serves_on_while_the_name_server_is_silent(tmp_path):
+    """getaddrinfo would hold the whole interpreter here; hal/dns.py waits on the loop:
+    every datagram to the echo task comes back, and the lookup gives up after its tries
+    (3 of 1 s here)."""
+    ns = NameServer({}, silent=True)
+    try:
+        prelude = "\n    from hal import dns\n    dns.WAIT_S = 1"
+        out = _serve_beside(MP_TARPIT.replace("    t0 = time.ticks_ms()", prelude + "\n    t0 = time.ticks_ms()"),
+                            "https://%s/pkg" % NAME, make_ca_pem(tmp_path), tmp_path, lambda: _wait_for(ns.queries),
+                            more=', "dns_server": %r' % ns.addr)
+    finally:
+        ns.close()
+    assert "10 echoed: no answer from the name server %s for %s" % (ns.addr, NAME) in out, out
     ms = int(out.split("after ")[1].split(" ms")[0])
-    assert 4000 <= ms < 5000, out
+    assert 3000 <= ms < 4000, out
+    assert ns.queries == [(NAME, 1)] * 3
+
+
+def make_ca_pem(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(https_pem(make_ca()[1]))
+    return ca
+
+
+def _wait_for(items, timeout=3):
+    end = time.monotonic() + timeout
+    while not items and time.monotonic() < end:
+        time.sleep(0.01)
+    return bool(items)
 
 
 def test_a_pull_and_a_push_never_receive_at_once(server, tmp_path):

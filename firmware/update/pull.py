@@ -8,13 +8,16 @@ Config (docs/updates.md, "Pulling from an HTTPS server"):
                                      (PEM or DER file); the server is always checked
     "update_interval_s": 86400       seconds between two checks (default one day)
     "update_pull_timeout_s": 300     the longest one pull may take (default DEADLINE_S)
+    "dns_server": "192.168.1.1"      the name server for the URL's host (default: the
+                                     network's, hal/dns.py)
 
 The TLS is the platform's (MicroPython `tls`, mbedTLS; CPython's `ssl` in tests), with
 CERT_REQUIRED and the server name checked: no other trust anchor, never unverified.
 
-Everything runs on the node's event loop: connecting, the TLS handshake, the request and
-each read are awaited with TIMEOUT_S each, and the whole pull has a deadline, so a server
-that answers slowly, or a byte at a time, costs the node nothing but the wait.
+Everything runs on the node's event loop: looking up the server's name (hal/dns.py, its
+own tries), connecting, the TLS handshake, the request and each read are awaited with
+TIMEOUT_S each, and the whole pull has a deadline, so a server that answers slowly, or a
+byte at a time, costs the node nothing but the wait.
 """
 import asyncio
 import binascii
@@ -57,6 +60,23 @@ def parse_url(url):
     if not host or " " in url:
         raise PullError("update_url has no host: %r" % url)
     return host, port, path
+
+
+def check_config(cfg):
+    """ValueError, with one line saying what is wrong, for pull settings that cannot work
+    (startup.py, at boot)."""
+    try:
+        parse_url(cfg["update_url"])
+    except PullError as e:
+        raise ValueError(str(e))
+    if "dns_server" in cfg:
+        from hal.dns import split
+
+        try:
+            split(cfg["dns_server"])
+        except (ValueError, AttributeError, TypeError):
+            raise ValueError("dns_server %r is not an IPv4 address like 192.168.1.1 (or 192.168.1.1:53)"
+                             % (cfg["dns_server"],))
 
 
 def der(cert):
@@ -121,10 +141,11 @@ class _Get:
         self.length = -1  # body bytes still to come (Content-Length), -1: up to the end
         self.first = 0  # offset in the package of the first body byte
 
-    async def open(self, ctx, host, port, path, start):
+    async def open(self, ctx, ip, host, port, path, start):
         # MicroPython's (1.22 on) connects, then wraps the socket as channel.py does, with
-        # do_handshake_on_connect=False: the handshake runs in the request's write and the first read
-        self.r, w = await _step(asyncio.open_connection(host, port, ssl=ctx, server_hostname=host))
+        # do_handshake_on_connect=False: the handshake runs in the request's write and the
+        # first read. To an address (hal/dns.py looked the name up): no blocking lookup
+        self.r, w = await _step(asyncio.open_connection(ip, port, ssl=ctx, server_hostname=host))
         self.w = w
         req = "GET %s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-\r\nUser-Agent: drready-node\r\nConnection: close\r\n\r\n"
         w.write((req % (path, host, start)).encode())
@@ -220,11 +241,12 @@ async def _read_metadata(get):
     return head + await _read_exact(get, size - manifest.HEAD)
 
 
-async def pull(url, ca, receiver, now, deadline=DEADLINE_S):
+async def pull(url, ca, receiver, now, deadline=DEADLINE_S, cfg=None):
     """Download the package at url into receiver, verify and install it: the Manifest, or
     None when the package is what this device runs already. ManifestError for a package
-    refused (its .reason), PullError or OSError for the transfer, PullError too when it
-    takes over `deadline` seconds; pulling again resumes."""
+    refused (its .reason), PullError or OSError for the transfer (hal.dns.DNSError for
+    the server's name), PullError too when it takes over `deadline` seconds; pulling
+    again resumes. cfg: where the name server is configured (hal/dns.py)."""
     host, port, path = parse_url(url)
     if getattr(update, "receiving", None) is not None:  # (update/__init__.py: one at a time)
         raise PullError("an update is being pushed over the secure channel; the next check pulls")
@@ -233,7 +255,7 @@ async def pull(url, ca, receiver, now, deadline=DEADLINE_S):
     update.receiving = receiver  # pyright: ignore[reportAttributeAccessIssue] (update/__init__.py)
     try:
         try:
-            staged = await asyncio.wait_for(_download(ctx, host, port, path, buf, receiver, now), deadline)
+            staged = await asyncio.wait_for(_download(ctx, host, port, path, buf, receiver, now, cfg or {}), deadline)
         except asyncio.TimeoutError:
             raise PullError("the pull took over %d s; the next one goes on from where it stopped" % deadline)
         # the check and the switch are the device's own work, after the network: outside the
@@ -245,12 +267,15 @@ async def pull(url, ca, receiver, now, deadline=DEADLINE_S):
         update.receiving = None  # pyright: ignore[reportAttributeAccessIssue] (update/__init__.py)
 
 
-async def _download(ctx, host, port, path, buf, receiver, now):
+async def _download(ctx, host, port, path, buf, receiver, now, cfg):
     """Stage the package into receiver: True once all of it is staged, False when it is
     what the device runs already."""
+    from hal import dns
+
+    ip = await dns.resolve(host, cfg)
     get = _Get(buf)
     try:
-        await get.open(ctx, host, port, path, 0)
+        await get.open(ctx, ip, host, port, path, 0)
         if get.first:
             raise PullError("the update server answered from byte %d, not from the start" % get.first)
         meta = await _read_metadata(get)
@@ -266,7 +291,7 @@ async def _download(ctx, host, port, path, buf, receiver, now):
             get.close()
             want = len(meta) + offset
             get = _Get(buf)
-            await get.open(ctx, host, port, path, want)
+            await get.open(ctx, ip, host, port, path, want)
             if get.first not in (0, want):
                 raise PullError("the update server answered from byte %d, not %d" % (get.first, want))
             await get.skip(want - get.first)
@@ -295,7 +320,7 @@ async def from_config(cfg, receiver, now):
             ca = f.read()
     except OSError:
         raise PullError("cannot read update_ca %s" % ca_path)
-    return await pull(url, ca, receiver, now, cfg.get("update_pull_timeout_s") or DEADLINE_S)  # 0: the default
+    return await pull(url, ca, receiver, now, cfg.get("update_pull_timeout_s") or DEADLINE_S, cfg)  # 0: the default
 
 
 async def task(cfg, wall, log, restart):
