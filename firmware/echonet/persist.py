@@ -30,7 +30,6 @@ sync, rename) is passed in. What was written is remembered by its digest, not ke
 record of every setting would hold two objects per property on the heap for good.
 """
 import hashlib
-import json
 
 from echonet.props import SET, valid
 
@@ -120,9 +119,16 @@ def restore(node, record, now, retry=None):
 
 
 def digest(rec):
-    """SHA-256 of a record as JSON: equal for the same record built the same way (and a
-    record built in another order is one more write, no loss)."""
-    return hashlib.sha256(json.dumps(rec).encode()).digest()
+    """SHA-256 of a record, piece by piece: equal for the same record built the same way
+    (one built in another order is one more write, no loss). No string of the whole
+    record: in a heap in pieces after days of running, that one allocation can fail."""
+    h = hashlib.sha256()
+    for key in rec:
+        for s in [key] + rec[key]:  # (a kept entry from an old file may hold any character)
+            b = str(s).encode()
+            h.update(len(b).to_bytes(4, "big"))
+            h.update(b)
+    return h.digest()
 
 
 class Saver:

@@ -324,6 +324,17 @@ def test_saver_starts_from_the_restored_record():
     assert not s.poll(100000) and not s.flush() and disk.writes == []  # the file already says so
 
 
+def test_the_digest_tells_records_apart_where_their_pieces_meet():
+    d = persist.digest
+    a = {"027D01": ["DA=42", "EB=000003E8"]}
+    assert d(a) == d({"027D01": ["DA=42", "EB=000003E8"]})
+    for other in ({"027D01": ["DA=42EB=000003E8"]}, {"027D01": ["EB=000003E8", "DA=42"]},
+                  {"027D01": ["DA=42"], "026B01": ["EB=000003E8"]}, {"027D01": ["DA=42", "EB=000003E9"]},
+                  {"027D01DA=42": ["EB=000003E8"]}, {}):
+        assert d(other) != d(a), other
+    assert d({"027D01": [7, None]}) != d({"027D01": ["7", "None", ""]})  # a damaged file's kept entries
+
+
 def test_restore_needs_a_dict_and_never_raises():
     node, _ = make_node(now=T0)
     for bad in (None, 3, "x", [BAT]):
