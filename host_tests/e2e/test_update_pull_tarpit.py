@@ -33,6 +33,14 @@ def start_pulling(state, addr, url, deadline, **more):
     return Proc([os.path.join(os.path.dirname(PYTHON), "micropython"), "-X", "heapsize=192K", FIRMWARE_MAIN, cfg], env=env)
 
 
+def answers(addr, ctrl, times):
+    """The node answers a Get within 1 s, times times, 0.4 s apart."""
+    with enl.RawController(ctrl) as c:
+        for _ in range(times):
+            assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
+            time.sleep(0.4)
+
+
 def test_the_node_serves_on_while_a_tarpit_holds_its_pull(address_pool, state_dirs):
     addr, ctrl = address_pool.pair()
     tarpit = Tarpit(every=1.0)  # a byte a second: under any per-read timeout
@@ -41,15 +49,11 @@ def test_the_node_serves_on_while_a_tarpit_holds_its_pull(address_pool, state_di
         proc.wait_for("READY", READY_TIMEOUT)
         assert tarpit.connected.wait(5), "the node did not start its pull:\n" + proc.output()
         held = time.monotonic()
-        with enl.RawController(ctrl) as c:
-            for _ in range(8):  # over 3 s of the pull's 6
-                assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
-                time.sleep(0.4)
+        answers(addr, ctrl, 8)  # over 3 s of the pull's 6
         line = proc.wait_for("update pull failed: ", DEADLINE_S + 5)
         assert "took over %d s" % DEADLINE_S in line, proc.output()
         assert DEADLINE_S - 1 <= time.monotonic() - held <= DEADLINE_S + 3
-        with enl.RawController(ctrl) as c:  # and after it
-            assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
+        answers(addr, ctrl, 1)  # and after it
     finally:
         tarpit.close()
         rc = proc.stop(signal.SIGINT)
@@ -70,8 +74,7 @@ def test_a_connect_cut_short_by_the_deadline_closes_its_socket(address_pool, sta
         assert "took over 3 s" in line, proc.output()
         time.sleep(0.5)
         assert hole.connecting() == 0  # given up, and closed (by the collection after the failure)
-        with enl.RawController(ctrl) as c:
-            assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
+        answers(addr, ctrl, 1)
     finally:
         hole.close()
         rc = proc.stop(signal.SIGINT)
@@ -89,15 +92,11 @@ def test_the_node_serves_on_while_its_name_server_is_silent(address_pool, state_
             time.sleep(0.05)
         assert ns.queries, "the node did not look the server up:\n" + proc.output()
         asked = time.monotonic()
-        with enl.RawController(ctrl) as c:
-            for _ in range(10):  # over 4 s of the lookup's 6 (3 tries of 2 s)
-                assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
-                time.sleep(0.4)
+        answers(addr, ctrl, 10)  # over 4 s of the lookup's 6 (3 tries of 2 s)
         line = proc.wait_for("update pull failed: ", 10)
         assert "no answer from the name server %s for updates.drready.test" % ns.addr in line, proc.output()
         assert 5 <= time.monotonic() - asked <= 8 and len(ns.queries) == 3
-        with enl.RawController(ctrl) as c:  # and after it
-            assert c.get(addr, BATTERY, [0x80], timeout=1).esv == enl.GET_RES
+        answers(addr, ctrl, 1)  # and after it
     finally:
         ns.close()
         rc = proc.stop(signal.SIGINT)
