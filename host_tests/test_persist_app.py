@@ -88,10 +88,13 @@ def test_the_update_url_and_its_name_server_are_checked_at_boot():
     url = "https://updates.example.com/drready/app.pkg"
     for good in ("192.168.1.1", "127.0.0.1:5353"):
         startup.check_config({"update_url": url, "dns_server": good})
-    for bad in ("ns.example.com", "192.168.1.1:0", "192.168.1", 53, None, ""):
+    startup.check_config({"update_url": url, "dns_server": None})  # (null: the network's)
+    for bad in ("ns.example.com", "192.168.1.1:0", "192.168.1", 53, "", "192.168.001.010", "192.168.1.1:"):
         with pytest.raises(app.ConfigError, match="dns_server .* is not an IPv4 address"):
             startup.check_config({"update_url": url, "dns_server": bad})
-    for bad in ("http://updates.example.com/app.pkg", "https://updates.example.com:x/app.pkg", 7):
+    for bad in ("http://updates.example.com/app.pkg", "https://updates.example.com:x/app.pkg", 7,
+                "https://updates.example.com:0/a", "https://updates.example.com:70000/a", "https://bad_host.example/a",
+                "https://user@updates.example.com/a", "https://192.168.001.010/a", "https://a..b/a"):
         with pytest.raises(app.ConfigError, match="update_url"):
             startup.check_config({"update_url": bad})
 

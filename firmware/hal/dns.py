@@ -34,6 +34,10 @@ class DNSError(OSError):
     pass
 
 
+class NoSuchHost(DNSError):
+    """The name server's final word (no such name, or no IPv4 address for it): not asked again."""
+
+
 def is_ip(host):
     try:
         ip_bytes(host)
@@ -44,16 +48,25 @@ def is_ip(host):
 
 def query(name, qid):
     """The query for the A record of name, with ID qid: header (recursion desired, one
-    question) and the question. ValueError for a name DNS cannot carry."""
-    out = bytearray(qid.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00")
-    if not 0 < len(name) <= 253:
-        raise ValueError("a host name is 1 to 253 characters: %r" % (name,))
-    for label in name.rstrip(".").split("."):
+    question) and the question. ValueError for a name DNS cannot carry (RFC 1035 2.3.1,
+    RFC 1123 2.1: labels of letters, digits and inner hyphens, 1 to 63 long, 253 in all
+    without the one trailing dot a fully qualified name may have)."""
+    if name.endswith("."):
+        name = name[:-1]
+    labels = name.split(".")
+    for label in labels:
         b = label.encode()
-        if not 0 < len(b) <= 63 or not all(c == 45 or 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 for c in b):
-            raise ValueError("%r is not a host name (labels of letters, digits and '-', 1 to 63 long)" % (name,))
-        out.append(len(b))
-        out += b
+        if not (0 < len(b) <= 63 and not b.startswith(b"-") and not b.endswith(b"-")
+                and all(c == 45 or 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 for c in b)):
+            raise ValueError("%r is not a host name (labels of letters, digits and inner '-', 1 to 63 long)" % (name,))
+    if len(name) > 253:
+        raise ValueError("a host name is at most 253 characters: %r" % (name,))
+    if labels[-1].isdigit():  # no top-level domain is all digits (RFC 3696 2)
+        raise ValueError("%r is neither a host name nor an IPv4 address in its plain form" % (name,))
+    out = bytearray(qid.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00")
+    for label in labels:
+        out.append(len(label))
+        out += label.encode()
     out += b"\x00" + _A
     return bytes(out)
 
@@ -75,20 +88,21 @@ def _skip_name(msg, i):
 
 def answer(msg, q):
     """The first IPv4 address the reply msg gives for the query q, as "a.b.c.d"; None
-    when msg is no reply to q (another query's, or junk: the wait goes on). DNSError
-    when it says there is no such name, or has no address."""
+    when msg is no reply to q (another query's, or junk: the wait goes on). NoSuchHost
+    when it says there is no such name or no address for it; DNSError when the server
+    failed (asked again)."""
     try:
-        if len(msg) < 12 or msg[:2] != q[:2] or not msg[2] & 0x80:
+        # a standard query's reply (QR, opcode 0) with q's ID and q's one question
+        if len(msg) < len(q) or msg[:2] != q[:2] or msg[2] & 0xF8 != 0x80 or msg[4:6] != b"\x00\x01" \
+                or bytes(msg[12 : len(q)]).lower() != q[12:].lower():
             return None
         rcode = msg[3] & 0x0F
         if rcode == 3:
-            raise DNSError("no such host (NXDOMAIN)")
+            raise NoSuchHost("no such host (NXDOMAIN)")
         if rcode:
             raise DNSError("the name server failed (RCODE %d)" % rcode)
         if msg[2] & 0x02:
             raise DNSError("the name server's answer was truncated")
-        if msg[4:6] != b"\x00\x01" or bytes(msg[12 : len(q)]).lower() != q[12:].lower():
-            return None  # another question
         i = len(q)
         for _ in range(msg[6] << 8 | msg[7]):
             i = _skip_name(msg, i)
@@ -100,7 +114,7 @@ def answer(msg, q):
             i = end  # a CNAME, say: the A record of the name it gives follows in a full answer
     except (IndexError, ValueError):
         return None
-    raise DNSError("the name server gave no IPv4 address")
+    raise NoSuchHost("the name server gave no IPv4 address")
 
 
 def server(cfg):
@@ -123,12 +137,13 @@ def server(cfg):
 
 def split(s):
     """"a.b.c.d" or "a.b.c.d:port" as (address, port); ValueError for anything else."""
-    host, _, port = s.partition(":")
+    host, colon, port = s.partition(":")
     ip_bytes(host)
-    p = int(port) if port else PORT
-    if not 0 < p < 65536:
+    if not colon:
+        return host, PORT
+    if not (0 < len(port) <= 5 and port.isdigit() and 0 < int(port) < 65536):
         raise ValueError("bad port %r" % (port,))
-    return host, p
+    return host, int(port)
 
 
 def _resolv_conf():
@@ -159,22 +174,32 @@ async def resolve(host, cfg):
     try:
         s.setblocking(False)
         s.connect(sockaddr(*to))  # an address: no lookup; answers come from it alone
+        failed = None
         for _ in range(TRIES):
             s.send(q)
             try:
-                while True:  # until the answer to this query, or the wait is over
-                    ip = answer(await asyncio.wait_for(_recv(s), WAIT_S), q)
-                    if ip:
-                        return ip
+                return await asyncio.wait_for(_answer(s, q), WAIT_S)  # one wait per try, however many datagrams come
             except asyncio.TimeoutError:
                 pass
-        raise DNSError("no answer from the name server %s:%d for %s" % (to[0], to[1], host))
+            except NoSuchHost:
+                raise
+            except DNSError as e:  # the server failed: asked again
+                failed = e
+        raise failed or DNSError("no answer from the name server %s:%d for %s" % (to[0], to[1], host))
     except OSError as e:
         if isinstance(e, DNSError):
             raise
         raise DNSError("the name server %s:%d: %s" % (to[0], to[1], e))  # refused (ICMP), no route
     finally:
         s.close()
+
+
+async def _answer(s, q):
+    """The answer to q, passing over datagrams that are no reply to it."""
+    while True:
+        ip = answer(await _recv(s), q)
+        if ip:
+            return ip
 
 
 if sys.implementation.name == "micropython":

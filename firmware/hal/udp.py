@@ -42,11 +42,19 @@ _SPILL = bytearray(1)  # and when it has not even that, a datagram read into thi
 
 
 def ip_bytes(addr):
+    """The 4 bytes of an IPv4 address in its plain dotted form; ValueError for any other
+    spelling: int() alone would take "+1", " 1" or "1_0", and a leading zero, which the
+    platform's parser reads as octal ("010" is 8)."""
     parts = addr.split(".")
-    if len(parts) != 4:
+    ok = len(parts) == 4
+    for p in parts:  # as bytes: a str's character would be an interned name under MicroPython
+        b = p.encode()
+        ok = ok and 0 < len(b) <= 3 and (b[0] != 48 or len(b) == 1)  # (48: "0")
+        for c in b:
+            ok = ok and 48 <= c <= 57
+    if not ok:
         raise ValueError("not an IPv4 address: %s" % addr)
-    out = bytes(int(p) for p in parts)  # int() and bytes() reject junk and >255
-    return out
+    return bytes(int(p) for p in parts)  # bytes() refuses a part over 255
 
 
 def sockaddr(host, port):

@@ -53,10 +53,9 @@ def parse_url(url):
     host, port = hostport, 443
     if ":" in hostport:
         host, p = hostport.rsplit(":", 1)
-        try:
-            port = int(p)
-        except ValueError:
+        if not (0 < len(p) <= 5 and p.isdigit() and 0 < int(p) < 65536):
             raise PullError("update_url has a bad port: %r" % url)
+        port = int(p)
     if not host or " " in url:
         raise PullError("update_url has no host: %r" % url)
     return host, port, path
@@ -65,13 +64,18 @@ def parse_url(url):
 def check_config(cfg):
     """ValueError, with one line saying what is wrong, for pull settings that cannot work
     (startup.py, at boot)."""
+    from hal.dns import is_ip, query, split
+
     try:
-        parse_url(cfg["update_url"])
+        host = parse_url(cfg["update_url"])[0]
     except PullError as e:
         raise ValueError(str(e))
-    if "dns_server" in cfg:
-        from hal.dns import split
-
+    if not is_ip(host):
+        try:
+            query(host, 0)  # a name DNS can carry
+        except ValueError as e:
+            raise ValueError("update_url: %s" % e)
+    if cfg.get("dns_server") is not None:  # (null: the network's, as when it is missing)
         try:
             split(cfg["dns_server"])
         except (ValueError, AttributeError, TypeError):

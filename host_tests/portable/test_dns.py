@@ -23,8 +23,18 @@ def test_the_query_is_the_rfc_1035_one():
 
 
 def test_names_dns_cannot_carry_are_refused():
-    for bad in ("", "a..b", "under_score.test", "sp ace.test", "x" * 64 + ".test", ("a." * 127) + "bc", "\u00e9.test"):
+    for bad in ("", ".", "a..b", "updates.example.com..", "under_score.test", "sp ace.test", "x" * 64 + ".test",
+                "-a.test", "a-.test", "user@updates.example.com", "updates.example.com?x=1", "\u00e9.test",
+                "192.168.001.010", "1.2.3", "+1.2.3.4"):  # the last three: addresses misspelled, not names
         assert raises(ValueError, dns.query, bad, QID), bad
+
+
+def test_a_name_is_253_characters_at_most_besides_its_trailing_dot():
+    name = ".".join(["a" * 63] * 3 + ["b" * 61])
+    assert len(name) == 253 and len(dns.query(name, QID)) == 12 + 255 + 4
+    assert dns.query(name + ".", QID) == dns.query(name, QID)
+    assert raises(ValueError, dns.query, "c" + name, QID)
+    assert dns.query("x-1.a9.test", QID)[12:] == b"\x03x-1\x02a9\x04test\x00\x00\x01\x00\x01"
 
 
 def test_the_address_in_the_answer():
@@ -58,33 +68,38 @@ def test_what_is_no_answer_to_this_query_is_passed_over():
         good[: len(QUERY)] + b"\x05abc",  # a name running off the end
         good[: len(QUERY)] + b"\x80" + good[len(QUERY) + 1 :],  # a label length with 0x80 set
         good[:-6] + b"\x00\x40" + good[-4:],  # rdlength past the end
+        good[:2] + b"\x91" + good[3:],  # another opcode (2: status)
+        _reply(other, rcode=3),  # another question's NXDOMAIN: not this name's
+        _reply(QUERY, rcode=2)[:5] + b"\x00" + _reply(QUERY, rcode=2)[6:12],  # a failure naming no question
     ):
         assert dns.answer(junk, QUERY) is None, junk
 
 
-def test_refusals_the_server_gives_are_errors():
-    for reply, words in (
-        (_reply(QUERY, rcode=3), "no such host"),
-        (_reply(QUERY, rcode=2), "RCODE 2"),
-        (_reply(QUERY, flags=0x83), "truncated"),
-        (_reply(QUERY), "no IPv4 address"),  # no answers
+def test_what_the_server_says_of_the_name_is_final_its_failures_are_not():
+    for reply, final, words in (
+        (_reply(QUERY, rcode=3), True, "no such host"),
+        (_reply(QUERY), True, "no IPv4 address"),  # no answers
         (_reply(QUERY, answers=b"\xc0\x0c\x00\x1c\x00\x01\x00\x00\x01\x2c\x00\x10" + bytes(16), count=1),
-         "no IPv4 address"),  # only an AAAA record
+         True, "no IPv4 address"),  # only an AAAA record
+        (_reply(QUERY, rcode=2), False, "RCODE 2"),
+        (_reply(QUERY, flags=0x83), False, "truncated"),
     ):
         try:
             dns.answer(reply, QUERY)
             raise AssertionError("no error for %s" % words)
         except dns.DNSError as e:
-            assert words in str(e), (words, e)
+            assert words in str(e) and isinstance(e, dns.NoSuchHost) == final, (words, e)
 
 
 def test_addresses_need_no_lookup():
     assert dns.is_ip("192.0.2.1") and not dns.is_ip("updates.example.com") and not dns.is_ip("1.2.3")
-    assert not dns.is_ip("256.1.1.1")
+    for bad in ("256.1.1.1", "192.168.001.010", "+1.2.3.4", " 1.2.3.4", "1_0.2.3.4", "1.2.3.4."):
+        assert not dns.is_ip(bad), bad
 
 
 def test_the_configured_server():
     assert dns.server({"dns_server": "192.0.2.53"}) == ("192.0.2.53", 53)
     assert dns.server({"dns_server": "127.0.0.1:5353"}) == ("127.0.0.1", 5353)
-    for bad in ("192.0.2", "192.0.2.53:0", "192.0.2.53:x", "ns.example.com"):
+    for bad in ("192.0.2", "192.0.2.53:0", "192.0.2.53:x", "ns.example.com", "192.0.2.53:", "192.0.2.53:+53",
+                "192.0.2.53:65536", "192.000.2.53"):
         assert raises(ValueError, dns.split, bad), bad
