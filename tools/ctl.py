@@ -14,6 +14,7 @@ Secure channel (TLS to port 3611 with this controller's own certificate, kept in
     ctl.py revoke 192.168.1.23 hems               (by name, or 8+ hex digits of a fingerprint)
     ctl.py rotate-code 192.168.1.23               (a new setup code, printed once)
     ctl.py log 192.168.1.23 [--out FILE]          (the security event log, chain checked)
+    ctl.py status 192.168.1.23                    (uptime, heap, sessions, the node's frame counters)
     ctl.py update 192.168.1.23 PACKAGE            (a signed update: tools/sign.py; resumes if cut)
 
 For plain UDP, ctl binds ADDR:3610, because nodes send their replies to port 3610: nothing
@@ -45,7 +46,10 @@ from tools import el, secure, setupcode  # noqa: E402
 
 REFUSED = 3
 TAMPERED = 4
-SECURE_CMDS = ("enroll", "controllers", "revoke", "rotate-code", "log", "update")
+SECURE_CMDS = ("enroll", "controllers", "revoke", "rotate-code", "log", "update", "status")
+# what status prints, in this order, one "name value" line each (frames.*: echonet/node.py Stats)
+STATUS = ("uptime_s", "heap_alloc", "heap_free", "sessions", "handshakes", "log_seq")
+FRAMES = ("received", "replies", "announcements", "sets", "refused", "ignored", "malformed", "errors")
 
 
 class ArgError(Exception):
@@ -213,6 +217,8 @@ def parse_args(argv):
     p = sub.add_parser("update", help="push a signed update package (tools/sign.py) to the device")
     p.add_argument("node")
     p.add_argument("package")
+    p = sub.add_parser("status", help="the device's uptime, heap, sessions and frame counters")
+    p.add_argument("node")
     p = sub.add_parser("log", help="export the security event log and check its hash chain")
     p.add_argument("node")
     p.add_argument("--out", help="also write the records to this file")
@@ -253,6 +259,14 @@ def secure_cmd(args, node, eoj, epcs, pairs, out):
             for r in rows:
                 out("%s  %-16s enrolled %s" % (r["fp"][:16], r["name"], time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["at"]))))
             out("(%d enrolled)" % len(rows))
+            return 0
+        if args.cmd == "status":
+            st = c.request({"op": "status"})
+            for k in STATUS:
+                out("%s %s" % (k, st.get(k, "?")))
+            frames = st.get("frames", {})
+            for k in FRAMES:
+                out("frames.%s %s" % (k, frames.get(k, "?")))
             return 0
         if args.cmd == "revoke":
             r = c.request({"op": "revoke", "id": args.id})["revoked"]

@@ -12,7 +12,8 @@ Enrolled controllers only:
         a new setup code, chosen by the controller (tools/ctl.py rotate-code); the old stops working
     {"op": "log", "after": seq}          -> {"lines": [...], "more": bool, "head": seq, "head_hash": hex}
                                             records after seq, a page; head: the newest record
-    {"op": "status"}                     -> {"heap_alloc", "heap_free", "sessions", "handshakes", "log_seq"}
+    {"op": "status"}                     -> {"heap_alloc", "heap_free", "sessions", "handshakes", "log_seq",
+                                            "uptime_s", "frames": {the node's counters, echonet/node.py Stats}}
     {"op": "update-start", "metadata_size"} ... "U" pieces ... {"op": "update-finish"}
         a signed update (security/updates.py)
 
@@ -153,8 +154,12 @@ class Control:
         import gc
 
         gc.collect()
+        st = self.server.node.stats
         return {"heap_alloc": gc.mem_alloc(), "heap_free": gc.mem_free(), "sessions": len(self.server.sessions),
-                "handshakes": self.server.handshakes, "log_seq": self.audit.log.seq}
+                "handshakes": self.server.handshakes, "log_seq": self.audit.log.seq, "uptime_s": self.ms() // 1000,
+                "frames": {"received": st.received, "replies": st.replies, "announcements": st.announcements,
+                           "sets": st.sets, "refused": st.refused, "ignored": st.ignored, "malformed": st.malformed,
+                           "errors": st.errors}}
 
     def log_page(self, req):
         after = int(req.get("after", 0))

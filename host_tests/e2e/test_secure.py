@@ -605,3 +605,30 @@ def test_a_stranger_showing_an_enrolled_certificate_holds_no_more_than_one_slot(
     finally:
         first.close()
         second.close()
+
+
+def test_status_shows_the_frame_counters(node, tmp_path):
+    """ctl.py status: what the node counted between two looks, exactly, for frames of each kind."""
+    home = str(tmp_path / "hems")
+    assert run_ctl(node, home, "enroll", node.addr, "--code", node.code, "--name", "hems")[0] == 0
+
+    def status():
+        rc, lines = run_ctl(node, home, "status", node.addr)
+        assert rc == 0 and [line.split()[0] for line in lines] == list(ctl.STATUS) + ["frames." + k for k in ctl.FRAMES]
+        return {k: int(v) for k, v in (line.split() for line in lines)}
+
+    before = status()
+    with enl.RawController(node.ctrl) as c:
+        for _ in range(3):
+            assert c.get(node.addr, BATTERY, [0x80]).esv == enl.GET_RES
+        assert c.request(node.addr, BATTERY, enl.SETC, [(0xDA, b"\x43")]).esv == enl.SETC_SNA  # plain UDP: refused
+        c.sock.sendto(b"\x10\x81\x00", (node.addr, 3610))  # cut short
+        c.sock.sendto(enl.build(1, enl.CONTROLLER, 0x05FF01, enl.GET, [(0x80, b"")]), (node.addr, 3610))  # no such object
+        assert c.get(node.addr, BATTERY, [0x80]).esv == enl.GET_RES  # (the two above are handled by now)
+    after = status()
+    delta = {k: after[k] - before[k] for k in before}
+    assert delta["frames.received"] == 7 and delta["frames.replies"] == 5 and delta["frames.refused"] == 1
+    assert delta["frames.malformed"] == 1 and delta["frames.ignored"] == 1 and delta["frames.sets"] == 0
+    assert delta["frames.errors"] == 0 and after["sessions"] == 1  # its own
+    assert after["uptime_s"] >= before["uptime_s"] and 0 < after["heap_alloc"] < after["heap_alloc"] + after["heap_free"]
+    assert after["log_seq"] > before["log_seq"]  # the refused Set is in the security log
