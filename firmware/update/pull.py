@@ -33,6 +33,10 @@ INTERVAL_S = 86400
 # minute of its start: then twice as long each time, up to update_interval_s (a start that
 # confirms nothing, without its secure channel, keeps it on trial until the next one)
 BUSY_S = 60
+# the next check after a transfer that failed (no network yet at boot, a name server or
+# update server down, a deadline cut): then twice as long after each failure in a row, up
+# to update_interval_s. An interrupted download goes on from where it stopped.
+RETRY_S = 600
 # a package whose trial reverted this many times in a row (update/state.py failed) is not
 # pulled again: a release that cannot run here would otherwise be downloaded, installed
 # and reverted at every boot. Fewer times may be a power cut on its trial boot.
@@ -328,14 +332,16 @@ async def from_config(cfg, receiver, now):
 
 
 async def task(cfg, wall, log, restart):
-    """For the node's event loop: check update_url at boot and every update_interval_s;
-    once an update is installed, raise restart() (app.Restart) to boot into it. wall():
+    """For the node's event loop: check update_url at boot and every update_interval_s
+    (sooner after a failed transfer: RETRY_S, doubling); once an update is installed,
+    raise restart() (app.Restart) to boot into it. wall():
     trusted Unix seconds (hal.clock.wall). A pull awaits every step, so the node serves on
     while it runs, and it ends by its deadline (update_pull_timeout_s) however slow the server."""
     if not cfg.get("update_url"):
         return
     interval = cfg.get("update_interval_s") or INTERVAL_S
     busy = BUSY_S
+    retry = RETRY_S
     while True:
         from update.receiver import Receiver
 
@@ -348,14 +354,19 @@ async def task(cfg, wall, log, restart):
             # loaded security.payload again meanwhile, and the class with it
             if type(e).__name__ in ("ManifestError", "UpdateError"):
                 log("update refused: %s" % e)
+                retry = RETRY_S  # (the transfer went through)
                 if getattr(e, "reason", None) == BUSY:  # the running update is about to be confirmed
                     left = min(busy, interval)
                     busy = min(busy * 2, interval)
-            else:  # the transfer, or anything else: the node serves on, the next check tries again
+            else:  # the transfer, or anything else: the node serves on, and tries again soon
                 log("update pull failed: %r" % (e,))
+                left = min(retry, interval)
+                retry = min(retry * 2, interval)
             import gc
 
             gc.collect()  # a transfer cut short leaves its socket and TLS buffers to the collector
+        else:
+            retry = RETRY_S
         if m:
             log("update %s installed from %s; restarting into it" % (m.version, cfg["update_url"]))
             raise restart()
