@@ -46,15 +46,11 @@ def ip_bytes(addr):
     spelling: int() alone would take "+1", " 1" or "1_0", and a leading zero, which the
     platform's parser reads as octal ("010" is 8)."""
     parts = addr.split(".")
-    ok = len(parts) == 4
-    for p in parts:  # as bytes: a str's character would be an interned name under MicroPython
-        b = p.encode()
-        ok = ok and 0 < len(b) <= 3 and (b[0] != 48 or len(b) == 1)  # (48: "0")
-        for c in b:
-            ok = ok and 48 <= c <= 57
-    if not ok:
-        raise ValueError("not an IPv4 address: %s" % addr)
-    return bytes(int(p) for p in parts)  # bytes() refuses a part over 255
+    out = bytes(int(p) for p in parts)  # int() refuses junk, bytes() a part over 255
+    for i in range(len(parts)):  # as many characters as the number has digits: no sign, space, _ or leading 0
+        if len(parts) != 4 or len(parts[i]) != (1 if out[i] < 10 else 2 if out[i] < 100 else 3):
+            raise ValueError("not an IPv4 address: %s" % addr)
+    return out
 
 
 def sockaddr(host, port):
