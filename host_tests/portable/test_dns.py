@@ -93,7 +93,7 @@ def test_what_the_server_says_of_the_name_is_final_its_failures_are_not():
 
 def test_addresses_need_no_lookup():
     assert dns.is_ip("192.0.2.1") and not dns.is_ip("updates.example.com") and not dns.is_ip("1.2.3")
-    for bad in ("256.1.1.1", "192.168.001.010", "+1.2.3.4", " 1.2.3.4", "1_0.2.3.4", "1.2.3.4."):
+    for bad in ("256.1.1.1", "1.2.3.511", "192.168.001.010", "+1.2.3.4", " 1.2.3.4", "1_0.2.3.4", "1.2.3.4.", "1.2.3.-0"):
         assert not dns.is_ip(bad), bad
 
 
