@@ -25,7 +25,7 @@ from hal.udp import ip_bytes, sockaddr
 
 PORT = 53
 TRIES = 3
-WAIT_S = 2  # for each answer
+WAIT_S = 2  # for the answer to each try, however many other datagrams come
 _MAX_REPLY = 512  # what DNS over UDP carries without EDNS (RFC 1035 4.2.1)
 _A = b"\x00\x01\x00\x01"  # TYPE A, CLASS IN
 
