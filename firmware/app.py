@@ -57,6 +57,7 @@ class Security:
         self.enrollment = enrollment
         self.presses = presses
         self.restart_pending = False
+        self.version = None  # what runs, once serve has read it (READY)
 
     def serve_secure(self, server):
         self.server = server
@@ -186,6 +187,8 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
         log("ERROR %s: the node runs, but takes no update until the record is restored" % (e,))
         version = "?"
         trial = None
+    if sec:
+        sec.version = version
     gc.collect()
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s version %s heap %d/%d"

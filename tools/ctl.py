@@ -14,7 +14,7 @@ Secure channel (TLS to port 3611 with this controller's own certificate, kept in
     ctl.py revoke 192.168.1.23 hems               (by name, or 8+ hex digits of a fingerprint)
     ctl.py rotate-code 192.168.1.23               (a new setup code, printed once)
     ctl.py log 192.168.1.23 [--out FILE]          (the security event log, chain checked)
-    ctl.py status 192.168.1.23                    (uptime, heap, sessions, the node's frame counters)
+    ctl.py status 192.168.1.23                    (version, uptime, heap, sessions, frame counters)
     ctl.py update 192.168.1.23 PACKAGE            (a signed update: tools/sign.py; resumes if cut)
 
 For plain UDP, ctl binds ADDR:3610, because nodes send their replies to port 3610: nothing
@@ -48,7 +48,7 @@ REFUSED = 3
 TAMPERED = 4
 SECURE_CMDS = ("enroll", "controllers", "revoke", "rotate-code", "log", "update", "status")
 # what status prints, in this order, one "name value" line each (frames.*: echonet/node.py Stats)
-STATUS = ("uptime_s", "heap_alloc", "heap_free", "sessions", "handshakes", "log_seq")
+STATUS = ("version", "uptime_s", "heap_alloc", "heap_free", "sessions", "handshakes", "log_seq")
 FRAMES = ("received", "replies", "announcements", "sets", "refused", "ignored", "malformed", "errors")
 
 
@@ -217,7 +217,7 @@ def parse_args(argv):
     p = sub.add_parser("update", help="push a signed update package (tools/sign.py) to the device")
     p.add_argument("node")
     p.add_argument("package")
-    p = sub.add_parser("status", help="the device's uptime, heap, sessions and frame counters")
+    p = sub.add_parser("status", help="the device's version, uptime, heap, sessions and frame counters")
     p.add_argument("node")
     p = sub.add_parser("log", help="export the security event log and check its hash chain")
     p.add_argument("node")

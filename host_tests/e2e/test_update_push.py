@@ -111,6 +111,11 @@ def test_a_signed_update_installs_and_bad_packages_are_refused(address_pool, sig
         ready = proc.wait_for("READY", READY_TIMEOUT, start=n)
         assert " version 1.1.0 " in ready, ready
         proc.wait_for("update 1.1.0 confirmed", 45, start=n)  # after 30 s of healthy running
+        from tools import ctl
+
+        lines = []
+        assert ctl.main(["--home", home, "--bind", ctrl, "status", addr], out=lines.append) == 0
+        assert lines[0] == "version 1.1.0", lines  # what a controller sees of it too
 
         # built outside the repository: each refused with its reason, 1.1.0 keeps running
         now = int(time.time())
