@@ -57,7 +57,6 @@ class Security:
         self.enrollment = enrollment
         self.presses = presses
         self.restart_pending = False
-        self.version = None  # what runs, once serve has read it (READY)
 
     def serve_secure(self, server):
         self.server = server
@@ -187,8 +186,8 @@ async def serve(node, ep, clock, saver=None, sec=None, cfg=None):
         log("ERROR %s: the node runs, but takes no update until the record is restored" % (e,))
         version = "?"
         trial = None
-    if sec:
-        sec.version = version
+    if sec and sec.server:
+        sec.server.version = version  # (there, not on sec: the unprovisioned node's smallest heap)
     gc.collect()
     eojs = " ".join("%06X" % o.eoj for o in [node.profile] + node.devices)
     log("READY %s:3610 objects %s version %s heap %d/%d"

@@ -563,14 +563,8 @@ def test_a_push_whose_session_ended_no_longer_holds_off_the_pull(tmp_path):
     class Server:
         controllers = sessions = None
 
-    class Sec:
-        version = "factory"
-
-        def request_restart(self):
-            pass
-
     pusher, other = object(), object()
-    control = Control(Server(), "00", None, None, None, str(tmp_path), lambda: 0, lambda: T0, Sec())
+    control = Control(Server(), "00", None, None, None, str(tmp_path), lambda: 0, lambda: T0, lambda: None)
     service = control.updates()
     assert service.start(pusher, len(META)) == {"offset": 0}
     control.close(other)  # another session ended: the push goes on

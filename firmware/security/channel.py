@@ -122,6 +122,7 @@ class SecureServer:
         self.sessions = []
         self.server = None
         self.handshakes = 0
+        self.version = None  # what the node runs, once app.serve has read it (READY): for status
         self._free = contexts  # one TLS context per session slot: contexts()
         self.max_sessions = len(contexts)
 

@@ -29,7 +29,7 @@ LOG_PAGE = 900  # bytes of log lines per reply: the reply fits one message
 
 
 class Control:
-    def __init__(self, server, unique, enrollment, audit, store, state_dir, ms, wall, sec):
+    def __init__(self, server, unique, enrollment, audit, store, state_dir, ms, wall, restart):
         self.server = server
         self.unique = unique  # this device's 0x83 unique part, hex
         self.controllers = server.controllers
@@ -40,7 +40,7 @@ class Control:
         self.code_path = state_dir + "/setup.json"  # where a rotated setup-code verifier is kept
         self.ms = ms  # () -> real ms since boot
         self.wall = wall  # () -> Unix seconds
-        self.sec = sec  # app.Security: the version running, and the restart once an answer is out
+        self.restart = restart  # () -> None: restart the node once the answer is out
         self._updates = None
 
     def close(self, session=None):
@@ -54,7 +54,7 @@ class Control:
         if self._updates is None:
             from security.updates import UpdateService
 
-            self._updates = UpdateService(self.state_dir, self.audit, self.wall, self.sec.request_restart)
+            self._updates = UpdateService(self.state_dir, self.audit, self.wall, self.restart)
         return self._updates
 
     def request(self, s, req):
@@ -158,7 +158,7 @@ class Control:
         st = self.server.node.stats
         return {"heap_alloc": gc.mem_alloc(), "heap_free": gc.mem_free(), "sessions": len(self.server.sessions),
                 "handshakes": self.server.handshakes, "log_seq": self.audit.log.seq, "uptime_s": self.ms() // 1000,
-                "version": self.sec.version,
+                "version": self.server.version,
                 "frames": {"received": st.received, "replies": st.replies, "announcements": st.announcements,
                            "sets": st.sets, "refused": st.refused, "ignored": st.ignored, "malformed": st.malformed,
                            "errors": st.errors}}

@@ -39,7 +39,7 @@ def attach(cfg, state, ident, cert, contexts, node, identity, clock, audit, pres
 
     controllers = Controllers(state + "/controllers.json", store)
     sec = app.Security(state, None, audit, enrollment, presses)
-    control_args = (identity.unique.hex(), enrollment, audit, store, state, clock.real_ms, wall, sec)
+    control_args = (identity.unique.hex(), enrollment, audit, store, state, clock.real_ms, wall, sec.request_restart)
     server = SecureServer(cert, contexts, node, controllers, control_args, audit, peer_ip, app.log,
                           setting(cfg, "secure_port", SECURE_PORT, 1, 65535))
     sec.serve_secure(server)
