@@ -457,34 +457,13 @@ def test_while_an_update_waits_for_its_confirmation_the_pull_checks_again_soon(m
     update_interval_s, not after a whole interval; other refusals wait the interval."""
     from update.receiver import BUSY, UpdateError
 
-    failures = [UpdateError(BUSY, "on trial")] * 4 + [UpdateError("expired", "old")]
-
-    async def from_config(cfg, receiver, now):
-        if not failures:
-            raise asyncio.CancelledError()
-        raise failures.pop(0)
-
-    slept = []
-
-    async def sleep(s):
-        slept.append(s)
-
-    monkeypatch.setattr(pull, "from_config", from_config)
-    monkeypatch.setattr(pull.asyncio, "sleep", sleep)
-    with pytest.raises(asyncio.CancelledError):
-        run(pull.task({"update_url": "https://x/pkg", "update_interval_s": 400}, lambda: T0, lambda t: None, RuntimeError))
-    assert slept == [60, 120, 240, 400, 400]
+    outcomes = [UpdateError(BUSY, "on trial")] * 4 + [UpdateError("expired", "old")]
+    assert waits_between_checks(monkeypatch, outcomes, 400) == [60, 120, 240, 400, 400]
 
 
-def test_after_a_failed_transfer_the_pull_tries_again_soon_then_less_often(monkeypatch):
-    """No network at boot, a name server or update server down: the next check comes after
-    pull.RETRY_S, then twice as long after each failure in a row, up to update_interval_s;
-    a check that gets through (nothing new, or a refusal) starts that over."""
-    from update.receiver import UpdateError
-
-    outcomes = [OSError(113, "no route")] * 5 + [None, OSError(113, "no route"), UpdateError("expired", "old"),
-                                                  OSError(113, "no route")]
-
+def waits_between_checks(monkeypatch, outcomes, interval):
+    """The sleeps of pull.task between checks whose outcomes are these: an exception
+    raised, or None (nothing new); the task ends when they run out."""
     async def from_config(cfg, receiver, now):
         if not outcomes:
             raise asyncio.CancelledError()
@@ -500,9 +479,21 @@ def test_after_a_failed_transfer_the_pull_tries_again_soon_then_less_often(monke
     monkeypatch.setattr(pull, "from_config", from_config)
     monkeypatch.setattr(pull.asyncio, "sleep", sleep)
     with pytest.raises(asyncio.CancelledError):
-        run(pull.task({"update_url": "https://x/pkg", "update_interval_s": 4000}, lambda: T0, lambda t: None, RuntimeError))
+        run(pull.task({"update_url": "https://x/pkg", "update_interval_s": interval}, lambda: T0, lambda t: None,
+                      RuntimeError))
+    return slept
+
+
+def test_after_a_failed_transfer_the_pull_tries_again_soon_then_less_often(monkeypatch):
+    """No network at boot, a name server or update server down: the next check comes after
+    pull.RETRY_S, then twice as long after each failure in a row, up to update_interval_s;
+    a check that gets through (nothing new, or a refusal) starts that over."""
+    from update.receiver import UpdateError
+
+    outcomes = [OSError(113, "no route")] * 5 + [None, OSError(113, "no route"), UpdateError("expired", "old"),
+                                                  OSError(113, "no route")]
     assert pull.RETRY_S == 600
-    assert slept == [600, 1200, 2400, 4000, 4000, 4000, 600, 4000, 600]
+    assert waits_between_checks(monkeypatch, outcomes, 4000) == [600, 1200, 2400, 4000, 4000, 4000, 600, 4000, 600]
 
 
 def test_a_firmware_image_on_trial_counts_as_installed(tmp_path):
