@@ -54,19 +54,18 @@ def query(name, qid):
     if name.endswith("."):
         name = name[:-1]
     labels = name.split(".")
-    for label in labels:
-        b = label.encode()
-        if not (0 < len(b) <= 63 and not b.startswith(b"-") and not b.endswith(b"-")
-                and all(c == 45 or 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 for c in b)):
-            raise ValueError("%r is not a host name (labels of letters, digits and inner '-', 1 to 63 long)" % (name,))
     if len(name) > 253:
         raise ValueError("a host name is at most 253 characters: %r" % (name,))
     if labels[-1].isdigit():  # no top-level domain is all digits (RFC 3696 2)
         raise ValueError("%r is neither a host name nor an IPv4 address in its plain form" % (name,))
     out = bytearray(qid.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00")
     for label in labels:
-        out.append(len(label))
-        out += label.encode()
+        b = label.encode()
+        if not (0 < len(b) <= 63 and not b.startswith(b"-") and not b.endswith(b"-")
+                and all(c == 45 or 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 for c in b)):
+            raise ValueError("%r is not a host name (labels of letters, digits and inner '-', 1 to 63 long)" % (name,))
+        out.append(len(b))
+        out += b
     out += b"\x00" + _A
     return bytes(out)
 
@@ -139,11 +138,14 @@ def split(s):
     """"a.b.c.d" or "a.b.c.d:port" as (address, port); ValueError for anything else."""
     host, colon, port = s.partition(":")
     ip_bytes(host)
-    if not colon:
-        return host, PORT
-    if not (0 < len(port) <= 5 and port.isdigit() and 0 < int(port) < 65536):
-        raise ValueError("bad port %r" % (port,))
-    return host, int(port)
+    return host, port_number(port) if colon else PORT
+
+
+def port_number(text):
+    """A port written in decimal, 1 to 65535; ValueError for anything else ("+53", " 53")."""
+    if not (0 < len(text) <= 5 and text.isdigit() and 0 < int(text) < 65536):
+        raise ValueError("bad port %r" % (text,))
+    return int(text)
 
 
 def _resolv_conf():
@@ -186,9 +188,9 @@ async def resolve(host, cfg):
             except DNSError as e:  # the server failed: asked again
                 failed = e
         raise failed or DNSError("no answer from the name server %s:%d for %s" % (to[0], to[1], host))
+    except DNSError:
+        raise
     except OSError as e:
-        if isinstance(e, DNSError):
-            raise
         raise DNSError("the name server %s:%d: %s" % (to[0], to[1], e))  # refused (ICMP), no route
     finally:
         s.close()

@@ -56,10 +56,13 @@ def parse_url(url):
     hostport, path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
     host, port = hostport, 443
     if ":" in hostport:
+        from hal.dns import port_number
+
         host, p = hostport.rsplit(":", 1)
-        if not (0 < len(p) <= 5 and p.isdigit() and 0 < int(p) < 65536):
+        try:
+            port = port_number(p)
+        except ValueError:
             raise PullError("update_url has a bad port: %r" % url)
-        port = int(p)
     if not host or " " in url:
         raise PullError("update_url has no host: %r" % url)
     return host, port, path
